@@ -1,0 +1,341 @@
+#include <descent/optim/optimizer.h>
+#include <descent/optim/launch.h>
+
+#include <ATen/ATen.h>
+#include <c10/util/string_utils.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <stdexcept>
+
+namespace descent {
+
+namespace {
+
+constexpr std::int64_t kFormatVersion = 1;
+
+std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+std::string shape_str(at::IntArrayRef s) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+bool supported_dtype(at::ScalarType t) {
+  return t == at::kFloat || t == at::kDouble || t == at::kBFloat16;
+}
+
+[[noreturn]] void refuse(const std::string& optimizer, const std::string& why) {
+  throw std::runtime_error(optimizer + ": checkpoint refused: " + why);
+}
+
+std::int64_t read_int(torch::serialize::InputArchive& a, const std::string& key, const std::string& opt) {
+  c10::IValue v;
+  if (!a.try_read(key, v) || !v.isInt()) refuse(opt, "missing or malformed '" + key + "'");
+  return v.toInt();
+}
+
+}  // namespace
+
+// ---- ParamState ---------------------------------------------------------------
+
+const torch::Tensor& ParamState::buffer(const std::string& name) const {
+  if (layout != nullptr)
+    for (std::size_t i = 0; i < layout->buffers.size(); ++i)
+      if (layout->buffers[i] == name) return buffers[i];
+  throw std::out_of_range("no state buffer named '" + name + "'");
+}
+
+double ParamState::scalar(const std::string& name) const {
+  if (layout != nullptr)
+    for (std::size_t i = 0; i < layout->scalars.size(); ++i)
+      if (layout->scalars[i] == name) return scalars[i];
+  throw std::out_of_range("no state scalar named '" + name + "'");
+}
+
+void ParamState::serialize(torch::serialize::OutputArchive& archive) const {
+  archive.write("step", c10::IValue(step));
+  for (std::size_t i = 0; i < buffers.size(); ++i)
+    if (buffers[i].defined()) archive.write("buffer/" + std::to_string(i), buffers[i], /*is_buffer=*/true);
+  archive.write("scalars", c10::IValue(scalars));
+}
+
+void ParamState::serialize(torch::serialize::InputArchive& archive) {
+  c10::IValue v;
+  if (archive.try_read("step", v)) step = v.toInt();
+  for (std::size_t i = 0; i < buffers.size(); ++i) archive.try_read("buffer/" + std::to_string(i), buffers[i], true);
+  if (archive.try_read("scalars", v)) scalars = v.toDoubleVector();
+}
+
+// ---- Optimizer -------------------------------------------------------------------
+
+Optimizer::Optimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
+                     std::unique_ptr<torch::optim::OptimizerOptions> defaults)
+    : torch::optim::Optimizer(std::move(groups), std::move(defaults)) {}
+
+ParamState* Optimizer::state_of(const torch::Tensor& param) {
+  auto it = index_.find(param.unsafeGetTensorImpl());
+  if (it != index_.end()) return it->second;
+  return nullptr;
+}
+
+const ParamState* Optimizer::state_of(const torch::Tensor& param) const {
+  return const_cast<Optimizer*>(this)->state_of(param);
+}
+
+void Optimizer::reset_state() {
+  state_.clear();
+  index_.clear();
+  group_states_.clear();
+  sync_group_states();
+}
+
+void Optimizer::sync_group_states() {
+  // Groups can be added at any time through add_param_group (not virtual in
+  // LibTorch): give new groups fresh state.
+  while (group_states_.size() < param_groups_.size()) {
+    GroupState g;
+    g.scalars = initial_group_scalars(param_groups_[group_states_.size()].options());
+    group_states_.push_back(std::move(g));
+  }
+}
+
+ParamState& Optimizer::state_for(const torch::Tensor& param, const torch::optim::OptimizerOptions& options) {
+  if (index_.size() != state_.size()) {
+    // Someone edited state() directly: rebuild the index (rare, allocates).
+    index_.clear();
+    for (auto& group : param_groups_)
+      for (auto& p : group.params()) {
+        auto it = state_.find(state_key(p));
+        if (it != state_.end()) index_[p.unsafeGetTensorImpl()] = static_cast<ParamState*>(it->second.get());
+      }
+  }
+  if (ParamState* s = state_of(param)) return *s;
+  auto fresh = std::make_unique<ParamState>();
+  fresh->layout = &layout();
+  fresh->buffers.resize(layout().buffers.size());
+  fresh->scalars.assign(layout().scalars.size(), 0.0);
+  init_state(*fresh, param, options);
+  ParamState* raw = fresh.get();
+  state_[state_key(param)] = std::move(fresh);
+  index_[param.unsafeGetTensorImpl()] = raw;
+  return *raw;
+}
+
+void Optimizer::check_step() const {
+  const char* opt = name();
+  bool have_device = false;
+  at::Device device(at::kCPU);
+  for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const auto& group = param_groups_[gi];
+    check_options(group.options());
+    const auto& params = group.params();
+    for (std::size_t pi = 0; pi < params.size(); ++pi) {
+      const torch::Tensor& p = params[pi];
+      auto where = [&] {
+        return std::string(opt) + ": parameter " + std::to_string(pi) + " of group " + std::to_string(gi);
+      };
+      if (!p.defined()) throw std::invalid_argument(where() + " is an undefined tensor");
+      if (!supported_dtype(p.scalar_type()))
+        throw std::invalid_argument(where() + " has dtype " + std::string(c10::toString(p.scalar_type())) +
+                                    "; descent optimizes float32, float64 and bfloat16 parameters");
+      if (!have_device) {
+        device = p.device();
+        have_device = true;
+      } else if (p.device() != device) {
+        throw std::invalid_argument(where() + " is on " + p.device().str() + " but an earlier parameter is on " +
+                                    device.str() + "; all parameters of one optimizer must share a device");
+      }
+      if (p.device().type() != at::kCPU)
+        throw std::invalid_argument(where() + " is on " + p.device().str() +
+                                    "; this build of descent runs its kernels on the CPU only");
+      const torch::Tensor& g = p.grad();
+      if (!g.defined()) continue;
+      if (g.is_sparse() || g.layout() != at::kStrided)
+        throw std::invalid_argument(where() + " has a sparse gradient; descent's optimizers need dense gradients");
+      if (g.scalar_type() != p.scalar_type())
+        throw std::invalid_argument(where() + " has dtype " + std::string(c10::toString(p.scalar_type())) +
+                                    " but its gradient has dtype " + c10::toString(g.scalar_type()));
+      if (!g.sizes().equals(p.sizes()))
+        throw std::invalid_argument(where() + " has shape " + shape_str(p.sizes()) + " but its gradient has shape " +
+                                    shape_str(g.sizes()));
+      if (g.device() != p.device())
+        throw std::invalid_argument(where() + " is on " + p.device().str() + " but its gradient is on " +
+                                    g.device().str());
+    }
+  }
+}
+
+torch::Tensor Optimizer::step(LossClosure closure) {
+  torch::Tensor loss;
+  if (closure) {
+    at::AutoGradMode enable_grad(true);
+    loss = closure();
+  }
+  at::NoGradGuard no_grad;
+  check_step();
+  sync_group_states();
+  update();
+  return loss;
+}
+
+void Optimizer::update() {
+  for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) update_group(gi);
+}
+
+void Optimizer::update_group(std::size_t gi) {
+  auto& group = param_groups_[gi];
+  const auto& options = group.options();
+  GroupState& gs = group_states_[gi];
+  ++gs.step;
+  for (const auto& p : group.params()) {
+    const torch::Tensor& g = p.grad();
+    if (!g.defined()) continue;
+    ParamState& st = state_for(p, options);
+    ++st.step;
+    update_param(p, g, st, options, gs);
+  }
+}
+
+// ---- checkpoints ------------------------------------------------------------------
+
+void Optimizer::save(torch::serialize::OutputArchive& archive) const {
+  archive.write("descent/format", c10::IValue(kFormatVersion));
+  archive.write("descent/optimizer", c10::IValue(std::string(name())));
+  archive.write("groups/size", c10::IValue(static_cast<std::int64_t>(param_groups_.size())));
+  std::int64_t j = 0;
+  for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const auto& group = param_groups_[gi];
+    torch::serialize::OutputArchive ga(archive.compilation_unit());
+    ga.write("params/size", c10::IValue(static_cast<std::int64_t>(group.params().size())));
+    torch::serialize::OutputArchive oa(archive.compilation_unit());
+    group.options().serialize(oa);
+    ga.write("options", oa);
+    const GroupState empty;
+    const GroupState& gs = gi < group_states_.size() ? group_states_[gi] : empty;
+    ga.write("step", c10::IValue(gs.step));
+    ga.write("scalars", c10::IValue(gs.scalars));
+    archive.write("groups/" + std::to_string(gi), ga);
+    for (const auto& p : group.params()) {
+      const ParamState* st = state_of(p);
+      if (st != nullptr) {
+        torch::serialize::OutputArchive sa(archive.compilation_unit());
+        sa.write("step", c10::IValue(st->step));
+        sa.write("scalars", c10::IValue(st->scalars));
+        for (std::size_t b = 0; b < st->buffers.size(); ++b)
+          if (st->buffers[b].defined()) sa.write("buffers/" + layout().buffers[b], st->buffers[b], true);
+        archive.write("state/" + std::to_string(j), sa);
+      }
+      ++j;
+    }
+  }
+  torch::serialize::OutputArchive ea(archive.compilation_unit());
+  save_extra(ea);
+  archive.write("extra", ea);
+}
+
+void Optimizer::load(torch::serialize::InputArchive& archive) {
+  const std::string opt = name();
+  {
+    c10::IValue v;
+    if (!archive.try_read("descent/format", v) || !v.isInt())
+      refuse(opt, "not a descent optimizer checkpoint");
+    if (v.toInt() != kFormatVersion)
+      refuse(opt, "format version " + std::to_string(v.toInt()) + " is not supported (expected " +
+                      std::to_string(kFormatVersion) + ")");
+    if (!archive.try_read("descent/optimizer", v) || !v.isString()) refuse(opt, "no optimizer name");
+    if (v.toStringRef() != opt) refuse(opt, "it was saved from optimizer '" + v.toStringRef() + "'");
+  }
+  const std::int64_t ngroups = read_int(archive, "groups/size", opt);
+  if (ngroups != static_cast<std::int64_t>(param_groups_.size()))
+    refuse(opt, "it has " + std::to_string(ngroups) + " param groups, this optimizer " +
+                    std::to_string(param_groups_.size()));
+
+  // Stage everything; commit only when all of it has been read and checked.
+  std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> options;
+  std::vector<GroupState> group_states;
+  std::vector<std::pair<torch::Tensor, std::unique_ptr<ParamState>>> states;
+  const std::size_t nscalars_group = group_scalar_names().size();
+  std::int64_t j = 0;
+  for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    const auto& group = param_groups_[gi];
+    torch::serialize::InputArchive ga;
+    if (!archive.try_read("groups/" + std::to_string(gi), ga)) refuse(opt, "group " + std::to_string(gi) + " is missing");
+    const std::int64_t np = read_int(ga, "params/size", opt);
+    if (np != static_cast<std::int64_t>(group.params().size()))
+      refuse(opt, "group " + std::to_string(gi) + " has " + std::to_string(np) + " parameters, this optimizer's " +
+                      std::to_string(group.params().size()));
+    torch::serialize::InputArchive oa;
+    if (!ga.try_read("options", oa)) refuse(opt, "group " + std::to_string(gi) + " has no options");
+    auto o = group.options().clone();
+    try {
+      o->serialize(oa);
+      check_options(*o);
+    } catch (const std::exception& e) {
+      refuse(opt, std::string("group options: ") + e.what());
+    }
+    GroupState gs;
+    gs.step = read_int(ga, "step", opt);
+    c10::IValue sv;
+    if (!ga.try_read("scalars", sv) || !sv.isDoubleList()) refuse(opt, "group scalars missing");
+    gs.scalars = sv.toDoubleVector();
+    if (gs.scalars.size() != nscalars_group) refuse(opt, "group scalars have the wrong length");
+
+    for (const auto& p : group.params()) {
+      torch::serialize::InputArchive sa;
+      if (archive.try_read("state/" + std::to_string(j), sa)) {
+        auto st = std::make_unique<ParamState>();
+        st->layout = &layout();
+        st->buffers.resize(layout().buffers.size());
+        st->scalars.assign(layout().scalars.size(), 0.0);
+        init_state(*st, p, *o);
+        st->step = read_int(sa, "step", opt);
+        if (st->step < 0) refuse(opt, "negative step count");
+        c10::IValue v;
+        if (!sa.try_read("scalars", v) || !v.isDoubleList()) refuse(opt, "state scalars missing");
+        auto scalars = v.toDoubleVector();
+        if (scalars.size() != st->scalars.size()) refuse(opt, "state scalars have the wrong length");
+        st->scalars = std::move(scalars);
+        for (std::size_t b = 0; b < st->buffers.size(); ++b) {
+          const std::string& bname = layout().buffers[b];
+          torch::Tensor t;
+          const bool present = sa.try_read("buffers/" + bname, t, true);
+          torch::Tensor& expect = st->buffers[b];
+          if (!present) {
+            if (expect.defined()) refuse(opt, "state '" + bname + "' of parameter " + std::to_string(j) + " is missing");
+            continue;
+          }
+          // A buffer this optimizer creates lazily (e.g. SGD's momentum buffer)
+          // is not in a fresh state: it must then be shaped like the parameter.
+          if (!expect.defined()) expect = zeros_state(p);
+          if (!t.sizes().equals(expect.sizes()) || t.scalar_type() != expect.scalar_type())
+            refuse(opt, "state '" + bname + "' of parameter " + std::to_string(j) + " has shape " +
+                            shape_str(t.sizes()) + " " + c10::toString(t.scalar_type()) + ", expected " +
+                            shape_str(expect.sizes()) + " " + c10::toString(expect.scalar_type()));
+          expect.copy_(t);
+        }
+        states.emplace_back(p, std::move(st));
+      }
+      ++j;
+    }
+    options.push_back(std::move(o));
+    group_states.push_back(std::move(gs));
+  }
+  torch::serialize::InputArchive ea;
+  std::function<void()> commit_extra = [] {};
+  if (archive.try_read("extra", ea)) commit_extra = load_extra(ea);
+
+  // Commit.
+  for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) param_groups_[gi].set_options(std::move(options[gi]));
+  group_states_ = std::move(group_states);
+  state_.clear();
+  index_.clear();
+  for (auto& [p, st] : states) {
+    index_[p.unsafeGetTensorImpl()] = st.get();
+    state_[state_key(p)] = std::move(st);
+  }
+  commit_extra();
+}
+
+}  // namespace descent

@@ -1,0 +1,264 @@
+#include <descent/golden.h>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace descent::golden {
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(const std::string& path, const std::string& why) {
+  throw std::runtime_error(path + ": " + why);
+}
+
+std::vector<double> flat_numbers(const json& j, const std::string& path, const std::string& what) {
+  if (!j.is_array()) bad(path, what + " is not a list");
+  std::vector<double> out;
+  out.reserve(j.size());
+  for (const auto& x : j) {
+    if (x.is_number()) {
+      out.push_back(x.get<double>());
+    } else if (x.is_string()) {  // "nan", "inf", "-inf" where JSON has no literal
+      const auto s = x.get<std::string>();
+      if (s == "nan" || s == "NaN") out.push_back(std::nan(""));
+      else if (s == "inf" || s == "Infinity") out.push_back(INFINITY);
+      else if (s == "-inf" || s == "-Infinity") out.push_back(-INFINITY);
+      else bad(path, what + " holds the string '" + s + "'");
+    } else {
+      bad(path, what + " holds a non-number");
+    }
+  }
+  return out;
+}
+
+OptionMap options_of(const json& j, const std::string& path) {
+  if (!j.is_object()) bad(path, "options must be an object");
+  return parse_options(j.dump());
+}
+
+at::ScalarType dtype_of(const std::string& s, const std::string& path) {
+  if (s == "float64") return at::kDouble;
+  if (s == "float32") return at::kFloat;
+  if (s == "bfloat16") return at::kBFloat16;
+  bad(path, "unsupported dtype '" + s + "' (float64, float32, bfloat16)");
+}
+
+torch::Tensor make_tensor(const std::vector<double>& values, const std::vector<std::int64_t>& shape,
+                          at::ScalarType dtype) {
+  auto t = at::empty({static_cast<std::int64_t>(values.size())}, at::kDouble);
+  std::copy(values.begin(), values.end(), t.data_ptr<double>());
+  return t.reshape(shape).to(dtype).contiguous();
+}
+
+std::int64_t numel(const std::vector<std::int64_t>& shape) {
+  std::int64_t n = 1;
+  for (auto s : shape) n *= s;
+  return n;
+}
+
+}  // namespace
+
+Case parse_case(const std::string& text, const std::string& path) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const std::exception& e) {
+    bad(path, std::string("not valid JSON: ") + e.what());
+  }
+  Case c;
+  c.path = path;
+  if (!j.is_object() || !j.contains("optimizer")) bad(path, "not a golden case (no 'optimizer')");
+  c.optimizer = j.at("optimizer").get<std::string>();
+  c.variant = j.value("variant", "");
+  c.dtype = j.value("dtype", "float64");
+  dtype_of(c.dtype, path);
+  c.options = options_of(j.value("options", json::object()), path);
+  if (!j.contains("params") || !j["params"].is_array()) bad(path, "no 'params' list");
+  for (const auto& p : j["params"]) {
+    ParamSpec s;
+    s.name = p.at("name").get<std::string>();
+    s.shape = p.at("shape").get<std::vector<std::int64_t>>();
+    s.init = flat_numbers(p.at("init"), path, "init of " + s.name);
+    if (static_cast<std::int64_t>(s.init.size()) != numel(s.shape)) bad(path, "init of " + s.name + " does not match its shape");
+    c.params.push_back(std::move(s));
+  }
+  if (j.contains("tolerance")) {
+    c.rtol = j["tolerance"].value("rtol", 0.0);
+    c.atol = j["tolerance"].value("atol", 0.0);
+  }
+  c.hessian_applied = j.value("hessian_applied", "");
+  if (j.contains("param_groups")) {
+    for (const auto& g : j["param_groups"]) {
+      Group grp;
+      for (auto it = g.begin(); it != g.end(); ++it) {
+        if (it.key() == "params") grp.params = it.value().get<std::vector<std::string>>();
+        else grp.options.emplace(it.key(), parse_options(json{{it.key(), it.value()}}.dump()).begin()->second);
+      }
+      c.groups.push_back(std::move(grp));
+    }
+  }
+  for (const char* key : {"objective", "block_selection", "projections"})
+    if (j.contains(key)) c.unsupported.emplace_back(key);
+  if (!j.contains("steps") || !j["steps"].is_array()) bad(path, "no 'steps' list");
+  const std::size_t np = c.params.size();
+  for (const auto& s : j["steps"]) {
+    Step st;
+    if (s.contains("grads")) {
+      if (s["grads"].size() != np) bad(path, "a step has the wrong number of gradients");
+      for (std::size_t i = 0; i < np; ++i) {
+        const auto& g = s["grads"][i];
+        if (g.is_null()) {
+          st.grads.emplace_back(std::nullopt);
+        } else {
+          auto v = flat_numbers(g, path, "grads");
+          if (static_cast<std::int64_t>(v.size()) != numel(c.params[i].shape)) bad(path, "a gradient does not match its parameter's shape");
+          st.grads.emplace_back(std::move(v));
+        }
+      }
+    }
+    if (s.contains("expected"))
+      for (const auto& e : s["expected"]) st.expected.push_back(flat_numbers(e, path, "expected"));
+    if (s.contains("hessian"))
+      for (const auto& h : s["hessian"]) st.hessian.push_back(flat_numbers(h, path, "hessian"));
+    if (s.contains("lr") && !s["lr"].is_null()) st.lr = s["lr"].get<double>();
+    if (s.contains("probes") && std::find(c.unsupported.begin(), c.unsupported.end(), "probes") == c.unsupported.end())
+      c.unsupported.emplace_back("probes");
+    c.steps.push_back(std::move(st));
+  }
+  return c;
+}
+
+Case load_case(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_case(ss.str(), path);
+}
+
+Trajectory replay(const Case& c) {
+  if (!c.unsupported.empty()) {
+    std::string what;
+    for (const auto& u : c.unsupported) what += (what.empty() ? "" : ", ") + u;
+    throw std::runtime_error(c.path + ": replay cannot feed this case's " + what + " yet");
+  }
+  const at::ScalarType dtype = dtype_of(c.dtype, c.path);
+  std::vector<torch::Tensor> params;
+  for (const auto& p : c.params) params.push_back(make_tensor(p.init, p.shape, dtype).set_requires_grad(true));
+
+  std::vector<GroupSpec> groups;
+  if (c.groups.empty()) {
+    groups.push_back({params, {}});
+  } else {
+    std::vector<bool> used(params.size(), false);
+    for (const auto& g : c.groups) {
+      GroupSpec spec;
+      for (const auto& name : g.params) {
+        std::size_t i = 0;
+        while (i < c.params.size() && c.params[i].name != name) ++i;
+        if (i == c.params.size()) bad(c.path, "param_groups names an unknown parameter '" + name + "'");
+        if (used[i]) bad(c.path, "parameter '" + name + "' is in two param groups");
+        used[i] = true;
+        spec.params.push_back(params[i]);
+      }
+      spec.options = g.options;
+      groups.push_back(std::move(spec));
+    }
+  }
+  auto opt = Registry::instance().make(c.optimizer, std::move(groups), c.options);
+
+  Trajectory t;
+  t.optimizer = c.optimizer;
+  for (const auto& st : c.steps) {
+    if (st.grads.size() != params.size()) bad(c.path, "a step has no gradients");
+    if (!st.hessian.empty()) bad(c.path, "optimizer '" + c.optimizer + "' takes no Hessian input");
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (st.grads[i]) params[i].mutable_grad() = make_tensor(*st.grads[i], c.params[i].shape, dtype);
+      else params[i].mutable_grad() = torch::Tensor();
+    }
+    if (st.lr)
+      for (auto& g : opt->param_groups()) g.options().set_lr(*st.lr);
+    opt->step();
+    std::vector<std::vector<double>> after;
+    for (const auto& p : params) {
+      auto d = p.detach().to(at::kDouble).contiguous().reshape({-1});
+      after.emplace_back(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+    }
+    t.steps.push_back(std::move(after));
+  }
+  return t;
+}
+
+std::string to_json(const Trajectory& t) {
+  json steps = json::array();
+  for (const auto& s : t.steps) {
+    json ps = json::array();
+    for (const auto& p : s) {
+      json values = json::array();
+      for (double x : p) {
+        if (std::isnan(x)) values.push_back("nan");
+        else if (std::isinf(x)) values.push_back(x > 0 ? "inf" : "-inf");
+        else values.push_back(x);  // nlohmann prints the shortest form that round-trips
+      }
+      ps.push_back(std::move(values));
+    }
+    steps.push_back(json{{"params", std::move(ps)}});
+  }
+  json out{{"format", "descent-replay/1"}, {"optimizer", t.optimizer}, {"steps", std::move(steps)}};
+  return out.dump();
+}
+
+Comparison compare(const Case& c, const Trajectory& t) {
+  Comparison r;
+  auto fail = [&](std::size_t step, const std::string& why) {
+    if (r.passed) {
+      r.passed = false;
+      r.first_failing_step = static_cast<std::int64_t>(step + 1);
+      r.detail = "step " + std::to_string(step + 1) + ": " + why;
+    }
+  };
+  if (t.steps.size() != c.steps.size()) fail(0, "replay has " + std::to_string(t.steps.size()) + " steps");
+  for (std::size_t s = 0; s < std::min(t.steps.size(), c.steps.size()); ++s) {
+    const auto& exp = c.steps[s].expected;
+    const auto& got = t.steps[s];
+    if (exp.size() != got.size()) {
+      fail(s, "parameter count differs");
+      continue;
+    }
+    for (std::size_t i = 0; i < exp.size(); ++i) {
+      if (exp[i].size() != got[i].size()) {
+        fail(s, "parameter " + c.params[i].name + " has the wrong size");
+        continue;
+      }
+      for (std::size_t k = 0; k < exp[i].size(); ++k) {
+        const double e = exp[i][k], g = got[i][k];
+        if (std::isnan(e) || std::isnan(g)) {
+          if (std::isnan(e) != std::isnan(g)) fail(s, c.params[i].name + "[" + std::to_string(k) + "] NaN mismatch");
+          continue;
+        }
+        if (std::isinf(e) || std::isinf(g)) {
+          if (e != g) fail(s, c.params[i].name + "[" + std::to_string(k) + "] infinity mismatch");
+          continue;
+        }
+        const double err = std::abs(g - e);
+        r.max_abs_err = std::max(r.max_abs_err, err);
+        if (e != 0) r.max_rel_err = std::max(r.max_rel_err, err / std::abs(e));
+        if (err > c.atol + c.rtol * std::abs(e)) {
+          std::ostringstream os;
+          os.precision(17);
+          os << c.params[i].name << "[" << k << "] = " << g << ", expected " << e;
+          fail(s, os.str());
+        }
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace descent::golden

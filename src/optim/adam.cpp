@@ -1,0 +1,58 @@
+#include <descent/kernels/adam.h>
+#include <descent/optim/adam.h>
+#include <descent/optim/launch.h>
+
+#include <cmath>
+
+namespace descent::detail {
+
+template <class Opts, bool Decoupled>
+const StateLayout& AdamImpl<Opts, Decoupled>::layout() const {
+  static const StateLayout l{{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, {}};
+  return l;
+}
+
+template <class Opts, bool Decoupled>
+void AdamImpl<Opts, Decoupled>::init_state(ParamState& st, const torch::Tensor& p,
+                                           const torch::optim::OptimizerOptions& options) const {
+  st.buffer(0) = zeros_state(p);
+  st.buffer(1) = zeros_state(p);
+  if (this->cast(options).amsgrad()) st.buffer(2) = zeros_state(p);
+}
+
+template <class Opts, bool Decoupled>
+void AdamImpl<Opts, Decoupled>::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                                             const torch::optim::OptimizerOptions& options, GroupState&) {
+  const auto& o = this->cast(options);
+  const double b1 = o.betas()[0], b2 = o.betas()[1];
+  const double t = static_cast<double>(st.step);
+  const double bc1 = 1 - std::pow(b1, t);
+  const double bc2 = 1 - std::pow(b2, t);
+  auto fill = [&](auto& r) {
+    r.gsign = o.maximize() ? -1.0 : 1.0;
+    r.l2 = Decoupled ? 0.0 : o.weight_decay();
+    r.decay = Decoupled ? 1 - o.lr() * o.weight_decay() : 1.0;
+    r.beta1 = b1;
+    r.beta2 = b2;
+    r.one_minus_beta1 = 1 - b1;
+    r.one_minus_beta2 = 1 - b2;
+    r.bc2_sqrt = std::sqrt(bc2);
+    r.eps = o.eps();
+    r.neg_step_size = -(o.lr() / bc1);
+  };
+  if (o.amsgrad()) {
+    if (!st.buffer(2).defined()) st.buffer(2) = zeros_state(p);  // amsgrad switched on mid-run
+    kernels::AdamRule<true> r;
+    fill(r);
+    launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
+  } else {
+    kernels::AdamRule<false> r;
+    fill(r);
+    launch(r, p, g, st.buffer(0), st.buffer(1));
+  }
+}
+
+template class AdamImpl<AdamOptions, false>;
+template class AdamImpl<AdamWOptions, true>;
+
+}  // namespace descent::detail
