@@ -1,4 +1,5 @@
 #include <descent/golden.h>
+#include <descent/optim/hessian.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -173,11 +174,24 @@ Trajectory replay(const Case& c) {
   }
   auto opt = Registry::instance().make(c.optimizer, std::move(groups), c.options);
 
+  auto* hessian_user = dynamic_cast<UsesHessianDiagonal*>(opt.get());
+  const bool after_step = c.hessian_applied == "after_step";
+  auto hessian_of = [&](const Step& st) {
+    if (hessian_user == nullptr) bad(c.path, "optimizer '" + c.optimizer + "' takes no Hessian input");
+    if (st.hessian.size() != params.size()) bad(c.path, "a step's hessian does not list every parameter");
+    std::vector<torch::Tensor> h;
+    for (std::size_t i = 0; i < params.size(); ++i) h.push_back(make_tensor(st.hessian[i], c.params[i].shape, dtype));
+    return h;
+  };
+
   Trajectory t;
   t.optimizer = c.optimizer;
   for (const auto& st : c.steps) {
     if (st.grads.size() != params.size()) bad(c.path, "a step has no gradients");
-    if (!st.hessian.empty()) bad(c.path, "optimizer '" + c.optimizer + "' takes no Hessian input");
+    if (!st.hessian.empty() && !after_step) {
+      auto h = hessian_of(st);  // throws if the optimizer takes no Hessian
+      hessian_user->set_hessian(h);
+    }
     for (std::size_t i = 0; i < params.size(); ++i) {
       if (st.grads[i]) params[i].mutable_grad() = make_tensor(*st.grads[i], c.params[i].shape, dtype);
       else params[i].mutable_grad() = torch::Tensor();
@@ -185,6 +199,10 @@ Trajectory replay(const Case& c) {
     if (st.lr)
       for (auto& g : opt->param_groups()) g.options().set_lr(*st.lr);
     opt->step();
+    if (!st.hessian.empty() && after_step) {
+      auto h = hessian_of(st);
+      hessian_user->update_hessian(h);
+    }
     std::vector<std::vector<double>> after;
     for (const auto& p : params) {
       auto d = p.detach().to(at::kDouble).contiguous().reshape({-1});
