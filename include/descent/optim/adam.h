@@ -9,6 +9,7 @@ namespace descent {
 // and default of weight_decay (L2 for Adam, decoupled for AdamW).
 template <class Derived>
 struct AdamFamilyOptions : Options<Derived> {
+  using Self = Derived;
   DESCENT_OPTION(double, lr, 1e-3)
   DESCENT_OPTION(Betas, betas, {0.9, 0.999})
   DESCENT_OPTION(double, eps, 1e-8)

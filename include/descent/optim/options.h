@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -151,15 +152,45 @@ struct OptionValue {
   std::vector<double> list;
 };
 
+// The options of any descent optimizer, type-erased: what the registry, the
+// CLI and wrappers (Lookahead) need without knowing the optimizer's type.
+class OptionsBase : public torch::optim::OptimizerOptions {
+ public:
+  virtual const char* optimizer() const = 0;
+  // Checks every field; throws OptionError on the first invalid one.
+  virtual void validate() const = 0;
+  // The option names, in declaration order.
+  virtual std::vector<std::string> names() const = 0;
+  // Sets an option by name, validated; nothing changes on error.
+  virtual void set(const std::string& name, const OptionValue& value, bool consistent = true) = 0;
+  // "lr=0.001, betas=[0.9, 0.999], ..."
+  virtual std::string describe() const = 0;
+  // Copies every field from options of the same type (throws OptionError for
+  // another type); allocates nothing for fixed-size fields.
+  virtual void copy_from(const torch::optim::OptimizerOptions& other) = 0;
+};
+
 // Base of every descent options struct (CRTP).
 template <class Derived>
-class Options : public torch::optim::OptimizerCloneableOptions<Derived> {
+class Options : public OptionsBase {
  public:
+  using Self = Derived;  // the setters' return type (DESCENT_OPTION)
+  std::unique_ptr<torch::optim::OptimizerOptions> clone() const override {
+    return std::make_unique<Derived>(derived());
+  }
   double get_lr() const override { return derived().lr(); }
   void set_lr(const double lr) override { derived().lr(lr); }
+  const char* optimizer() const override { return Derived::kOptimizer; }
+
+  void copy_from(const torch::optim::OptimizerOptions& other) override {
+    const auto* typed = dynamic_cast<const Derived*>(&other);
+    if (typed == nullptr)
+      throw OptionError(std::string(Derived::kOptimizer) + ": cannot copy options of another optimizer");
+    derived() = *typed;
+  }
 
   // Checks every field; throws OptionError on the first invalid one.
-  void validate() const {
+  void validate() const override {
     const_cast<Derived&>(derived()).fields([&](const char* name, const auto& member, const Check& c) {
       detail::check_value(Derived::kOptimizer, name, member, c);
     });
@@ -169,8 +200,7 @@ class Options : public torch::optim::OptimizerCloneableOptions<Derived> {
   // Cross-field rules (e.g. nesterov needs momentum > 0); override to add some.
   void check_consistency() const {}
 
-  // The option names, in declaration order.
-  std::vector<std::string> names() const {
+  std::vector<std::string> names() const override {
     std::vector<std::string> out;
     const_cast<Derived&>(derived()).fields([&](const char* name, const auto&, const Check&) { out.push_back(name); });
     return out;
@@ -180,7 +210,7 @@ class Options : public torch::optim::OptimizerCloneableOptions<Derived> {
   // name, a value of the wrong type or an invalid value. Nothing changes on error.
   // With consistent = false the cross-field rules are left to a later
   // validate() (for setting several options at once, in any order).
-  void set(const std::string& name, const OptionValue& value, bool consistent = true) {
+  void set(const std::string& name, const OptionValue& value, bool consistent = true) override {
     bool found = false;
     derived().fields([&](const char* n, auto& member, const Check& c) {
       if (found || name != n) return;
@@ -206,8 +236,7 @@ class Options : public torch::optim::OptimizerCloneableOptions<Derived> {
     }
   }
 
-  // "lr=0.001, betas=[0.9, 0.999], ..."
-  std::string describe() const {
+  std::string describe() const override {
     std::string out;
     const_cast<Derived&>(derived()).fields([&](const char* n, const auto& member, const Check&) {
       out += (out.empty() ? "" : ", ") + std::string(n) + "=" + detail::format_value(member);
@@ -294,9 +323,10 @@ using Betas3 = std::array<double, 3>;
 }  // namespace descent
 
 // Declares an option: a validating chainable setter, a getter and the member.
+// (A class template deriving from Options<Derived> must say `using Self = Derived;`.)
 #define DESCENT_OPTION(T, name, ...)                                             \
  public:                                                                         \
-  auto& name(const T& value) { return this->assign(#name, name##_, value); }     \
+  Self& name(const T& value) { return this->assign(#name, name##_, value); }     \
   const T& name() const noexcept { return name##_; }                             \
                                                                                  \
  private:                                                                        \
