@@ -1,0 +1,40 @@
+// descent/optim/nadam.h: NAdam, as torch.optim.NAdam (PyTorch 1.13: no
+// maximize, no decoupled weight decay).
+#pragma once
+
+#include <descent/optim/optimizer.h>
+
+namespace descent {
+
+struct NAdamOptions : Options<NAdamOptions> {
+  static constexpr const char* kOptimizer = "nadam";
+  explicit NAdamOptions(double lr = 2e-3) { this->lr(lr); }
+
+  DESCENT_OPTION(double, lr, 2e-3)
+  DESCENT_OPTION(Betas, betas, {0.9, 0.999})
+  DESCENT_OPTION(double, eps, 1e-8)
+  DESCENT_OPTION(double, weight_decay, 0.0)
+  DESCENT_OPTION(double, momentum_decay, 4e-3)
+
+ public:
+  template <class V> void fields(V&& v) {
+    v("lr", lr_, at_least(0));
+    v("betas", betas_, in_co(0, 1));
+    v("eps", eps_, at_least(0));
+    v("weight_decay", weight_decay_, at_least(0));
+    v("momentum_decay", momentum_decay_, at_least(0));
+  }
+};
+
+class NAdam : public OptimizerImpl<NAdamOptions> {
+ public:
+  using OptimizerImpl::OptimizerImpl;
+
+ protected:
+  const StateLayout& layout() const override;
+  void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
+  void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                    const torch::optim::OptimizerOptions& o, GroupState&) override;
+};
+
+}  // namespace descent

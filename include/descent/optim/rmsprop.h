@@ -1,0 +1,43 @@
+// descent/optim/rmsprop.h: RMSprop, as torch.optim.RMSprop (PyTorch 1.13).
+#pragma once
+
+#include <descent/optim/optimizer.h>
+
+namespace descent {
+
+struct RMSpropOptions : Options<RMSpropOptions> {
+  static constexpr const char* kOptimizer = "rmsprop";
+  explicit RMSpropOptions(double lr = 1e-2) { this->lr(lr); }
+
+  DESCENT_OPTION(double, lr, 1e-2)
+  DESCENT_OPTION(double, alpha, 0.99)
+  DESCENT_OPTION(double, eps, 1e-8)
+  DESCENT_OPTION(double, weight_decay, 0.0)
+  DESCENT_OPTION(double, momentum, 0.0)
+  DESCENT_OPTION(bool, centered, false)
+  DESCENT_OPTION(bool, maximize, false)
+
+ public:
+  template <class V> void fields(V&& v) {
+    v("lr", lr_, at_least(0));
+    v("alpha", alpha_, at_least(0));
+    v("eps", eps_, at_least(0));
+    v("weight_decay", weight_decay_, at_least(0));
+    v("momentum", momentum_, at_least(0));
+    v("centered", centered_, any_bool());
+    v("maximize", maximize_, any_bool());
+  }
+};
+
+class RMSprop : public OptimizerImpl<RMSpropOptions> {
+ public:
+  using OptimizerImpl::OptimizerImpl;
+
+ protected:
+  const StateLayout& layout() const override;
+  void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
+  void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                    const torch::optim::OptimizerOptions& o, GroupState&) override;
+};
+
+}  // namespace descent

@@ -1,0 +1,30 @@
+#include <descent/kernels/adagrad.h>
+#include <descent/optim/adagrad.h>
+#include <descent/optim/launch.h>
+
+namespace descent {
+
+const StateLayout& Adagrad::layout() const {
+  static const StateLayout l{{"sum"}, {}};
+  return l;
+}
+
+void Adagrad::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
+  // PyTorch fills "sum" in the constructor; descent on the parameter's first
+  // step, from the options in force then.
+  st.buffer(0) = full_state(p, cast(options).initial_accumulator_value());
+}
+
+void Adagrad::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                           const torch::optim::OptimizerOptions& options, GroupState&) {
+  const auto& o = cast(options);
+  const double t = static_cast<double>(st.step);
+  kernels::AdagradRule r;
+  r.gsign = o.maximize() ? -1.0 : 1.0;
+  r.weight_decay = o.weight_decay();
+  r.eps = o.eps();
+  r.neg_clr = -(o.lr() / (1 + (t - 1) * o.lr_decay()));
+  launch(r, p, g, st.buffer(0));
+}
+
+}  // namespace descent

@@ -1,0 +1,51 @@
+#include <descent/kernels/radam.h>
+#include <descent/optim/launch.h>
+#include <descent/optim/radam.h>
+
+#include <cmath>
+
+namespace descent {
+
+const StateLayout& RAdam::layout() const {
+  static const StateLayout l{{"exp_avg", "exp_avg_sq"}, {}};
+  return l;
+}
+
+void RAdam::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
+  st.buffer(0) = zeros_state(p);
+  st.buffer(1) = zeros_state(p);
+}
+
+void RAdam::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                         const torch::optim::OptimizerOptions& options, GroupState&) {
+  const auto& o = cast(options);
+  const double b1 = o.betas()[0], b2 = o.betas()[1];
+  const double t = static_cast<double>(st.step);
+  const double bc1 = 1 - std::pow(b1, t);
+  const double bc2 = 1 - std::pow(b2, t);
+  const double rho_inf = 2 / (1 - b2) - 1;
+  const double rho_t = rho_inf - 2 * t * std::pow(b2, t) / bc2;
+  auto fill = [&](auto& r) {
+    r.weight_decay = o.weight_decay();
+    r.beta1 = b1;
+    r.one_minus_beta1 = 1 - b1;
+    r.beta2 = b2;
+    r.one_minus_beta2 = 1 - b2;
+    r.bias_correction1 = bc1;
+    r.lr = o.lr();
+    r.eps = o.eps();
+    return r;
+  };
+  if (rho_t > 5.) {
+    kernels::RadamRule<true> r;
+    fill(r);
+    r.rect = std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+    r.bc2_sqrt = std::sqrt(bc2);
+    launch(r, p, g, st.buffer(0), st.buffer(1));
+  } else {
+    kernels::RadamRule<false> r;
+    launch(fill(r), p, g, st.buffer(0), st.buffer(1));
+  }
+}
+
+}  // namespace descent
