@@ -9,10 +9,12 @@ const StateLayout& Adagrad::layout() const {
   return l;
 }
 
-void Adagrad::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
-  // PyTorch fills "sum" in the constructor; descent on the parameter's first
-  // step, from the options in force then.
-  st.buffer(0) = full_state(p, cast(options).initial_accumulator_value());
+void Adagrad::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
+  // PyTorch 1.13 fills "sum" in the constructor, for every parameter, from the
+  // constructor's initial_accumulator_value: a group's own
+  // initial_accumulator_value is ignored. descent does the same with its
+  // defaults, on the parameter's first step.
+  st.buffer(0) = full_state(p, cast(defaults()).initial_accumulator_value());
 }
 
 void Adagrad::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,

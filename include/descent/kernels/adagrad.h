@@ -10,8 +10,11 @@
 //   p   = p + (−clr·g) / std                 (param.addcdiv_(g, std, value=−clr))
 // Quirks kept:
 //  * "sum" starts at initial_accumulator_value (torch.full_like), not at zero;
-//    with the default 0 and eps = 1e-10 the first step is ≈ lr·sign(g).
-//  * eps is added outside the square root.
+//    with the default 0 and eps = 1e-10 the first step is ≈ lr·sign(g);
+//  * that initial value is the constructor's (the optimizer's defaults), for
+//    every parameter: PyTorch fills the state in __init__ from its argument,
+//    so a param group's own initial_accumulator_value has no effect;
+//  * eps is added outside the square root;
 //  * ATen's addcdiv computes self + value·t1/t2, in that order: (−clr·g)/std.
 #pragma once
 
