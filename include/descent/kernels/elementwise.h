@@ -72,4 +72,68 @@ void run(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end,
   for (std::int64_t i = begin; i < end; ++i) detail::apply_one(r, p, g, s, i);
 }
 
+// ---- update and reduce in one pass ------------------------------------------
+//
+// Some rules need per-tensor sums (LAMB's and LARS's norms, Adafactor's RMS)
+// computed in the same pass that updates state. Such a rule has a constant
+// kSums and an element function that also writes this element's terms:
+//
+//     template <class A> void operator()(A& p, A g, A* s, A* terms) const;
+//
+// run_reduce() accumulates the terms in kLanes independent lanes per sum (so
+// the compiler can vectorise without reassociating), combines the lanes in a
+// fixed order in double and adds the result to sums[0..kSums). The scalar path
+// uses the same lanes, so both paths give identical sums.
+inline constexpr int kLanes = 8;
+
+namespace detail {
+template <class Rule, class T>
+inline void apply_one_terms(const Rule& rule, T* __restrict p, const T* __restrict g, state_t<T>* const* s,
+                            std::int64_t i, compute_t<T>* terms) {
+  using A = compute_t<T>;
+  using S = state_t<T>;
+  constexpr int n = Rule::kStates;
+  A x = load(p, i);
+  A st[n > 0 ? n : 1];
+  for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
+  rule(x, load(g, i), st, terms);
+  store(p, i, x);
+  for (int k = 0; k < n; ++k) s[k][i] = static_cast<S>(st[k]);
+}
+}  // namespace detail
+
+template <class Rule, class T>
+void run_reduce(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end, double* sums,
+                Path path = Path::vector) {
+  using A = compute_t<T>;
+  constexpr int K = Rule::kSums;
+  static_assert(K > 0 && Rule::kStates <= kMaxStates, "a reduce rule has sums");
+  const Rule r = rule;
+  T* const p = x.p;
+  const T* const g = x.g;
+  state_t<T>* s[kMaxStates];
+  for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
+  A acc[K][kLanes] = {};
+  std::int64_t i = begin;
+  const bool scalar = path == Path::scalar;
+  for (; i + kLanes <= end; i += kLanes) {
+    for (int l = 0; l < kLanes; ++l) {
+      A terms[K];
+      detail::apply_one_terms(r, p, g, s, i + l, terms);
+      for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
+      if (scalar) asm volatile("" ::: "memory");
+    }
+  }
+  for (int l = 0; i < end; ++i, ++l) {
+    A terms[K];
+    detail::apply_one_terms(r, p, g, s, i, terms);
+    for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
+  }
+  for (int k = 0; k < K; ++k) {
+    double total = 0;
+    for (int l = 0; l < kLanes; ++l) total += static_cast<double>(acc[k][l]);
+    sums[k] += total;
+  }
+}
+
 }  // namespace descent::kernels

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <stdexcept>
+#include <algorithm>
 #include <array>
 #include <utility>
 
@@ -98,6 +99,58 @@ void launch(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, co
     case at::kFloat: detail::launch_typed<Rule, float>(rule, p, g, s...); break;
     case at::kDouble: detail::launch_typed<Rule, double>(rule, p, g, s...); break;
     case at::kBFloat16: detail::launch_typed<Rule, c10::BFloat16>(rule, p, g, s...); break;
+    default: throw std::invalid_argument("descent: unsupported parameter dtype");
+  }
+}
+
+// ---- update-and-reduce rules (kernels::run_reduce) -------------------------------
+//
+// launch_reduce() runs a rule with kSums and returns the sums over the whole
+// tensor. Threads get fixed chunks and their partial sums are combined in chunk
+// order, so a result depends on the thread count only through that split.
+// Non-dense layouts are not supported here (callers pass contiguous tensors).
+inline constexpr int kMaxReduceChunks = 64;
+
+namespace detail {
+template <class Rule, class T, class... S>
+std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const torch::Tensor& p,
+                                                     const torch::Tensor& g, const S&... s) {
+  using Store = typename storage_of<T>::type;
+  kernels::Span<Store> x;
+  x.p = reinterpret_cast<Store*>(p.data_ptr());
+  x.g = reinterpret_cast<const Store*>(g.data_ptr());
+  int k = 0;
+  ((x.s[k++] = reinterpret_cast<kernels::state_t<Store>*>(s.data_ptr())), ...);
+  const std::int64_t n = p.numel();
+  std::array<double, Rule::kSums> out{};
+  const int threads = at::in_parallel_region() ? 1 : at::get_num_threads();
+  const std::int64_t chunks = std::min<std::int64_t>({threads, kMaxReduceChunks, (n + kParallelGrain - 1) / kParallelGrain});
+  if (chunks <= 1) {
+    kernels::run_reduce(rule, x, 0, n, out.data());
+    return out;
+  }
+  double partial[kMaxReduceChunks][Rule::kSums] = {};
+  const std::int64_t per = (n + chunks - 1) / chunks;
+  at::parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+    for (std::int64_t c = b; c < e; ++c)
+      kernels::run_reduce(rule, x, c * per, std::min(n, (c + 1) * per), partial[c]);
+  });
+  for (std::int64_t c = 0; c < chunks; ++c)
+    for (int j = 0; j < Rule::kSums; ++j) out[j] += partial[c][j];
+  return out;
+}
+}  // namespace detail
+
+template <class Rule, class... S>
+std::array<double, Rule::kSums> launch_reduce(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
+                                              const S&... s) {
+  static_assert(sizeof...(S) == Rule::kStates, "one state tensor per rule state");
+  const bool dense = p.is_contiguous() && g.is_contiguous() && (s.is_contiguous() && ...);
+  if (!dense) throw std::invalid_argument("descent: launch_reduce needs contiguous tensors");
+  switch (p.scalar_type()) {
+    case at::kFloat: return detail::launch_reduce_typed<Rule, float>(rule, p, g, s...);
+    case at::kDouble: return detail::launch_reduce_typed<Rule, double>(rule, p, g, s...);
+    case at::kBFloat16: return detail::launch_reduce_typed<Rule, c10::BFloat16>(rule, p, g, s...);
     default: throw std::invalid_argument("descent: unsupported parameter dtype");
   }
 }
