@@ -1,6 +1,7 @@
 #include <descent/kernels/adam.h>
 #include <descent/optim/adam.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/scalars.h>
 
 #include <cmath>
 
@@ -25,9 +26,7 @@ void AdamImpl<Opts, Decoupled>::update_param(const torch::Tensor& p, const torch
                                              const torch::optim::OptimizerOptions& options, GroupState&) {
   const auto& o = this->cast(options);
   const double b1 = o.betas()[0], b2 = o.betas()[1];
-  const double t = static_cast<double>(st.step);
-  const double bc1 = 1 - std::pow(b1, t);
-  const double bc2 = 1 - std::pow(b2, t);
+  const BiasCorrection bc = bias_correction(b1, b2, st.step);
   auto fill = [&](auto& r) {
     r.gsign = o.maximize() ? -1.0 : 1.0;
     r.l2 = Decoupled ? 0.0 : o.weight_decay();
@@ -36,9 +35,9 @@ void AdamImpl<Opts, Decoupled>::update_param(const torch::Tensor& p, const torch
     r.beta2 = b2;
     r.one_minus_beta1 = 1 - b1;
     r.one_minus_beta2 = 1 - b2;
-    r.bc2_sqrt = std::sqrt(bc2);
+    r.bc2_sqrt = bc.bc2_sqrt;
     r.eps = o.eps();
-    r.neg_step_size = -(o.lr() / bc1);
+    r.neg_step_size = -(o.lr() / bc.bc1);
   };
   if (o.amsgrad()) {
     if (!st.buffer(2).defined()) st.buffer(2) = zeros_state(p);  // amsgrad switched on mid-run

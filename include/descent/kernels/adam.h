@@ -11,6 +11,7 @@
 #pragma once
 
 #include <descent/kernels/elementwise.h>
+#include <descent/kernels/moments.h>
 
 #include <algorithm>
 #include <cmath>
@@ -29,14 +30,14 @@ struct AdamRule {
     p = p * A(decay);
     A& m = s[0];
     A& v = s[1];
-    m = m * A(beta1) + A(one_minus_beta1) * g;
-    v = v * A(beta2) + A(one_minus_beta2) * g * g;
+    m = ema(m, g, beta1, one_minus_beta1);
+    v = ema_product(v, g, g, beta2, one_minus_beta2);
     A vd = v;
     if constexpr (Amsgrad) {
       s[2] = std::max(s[2], v);
       vd = s[2];
     }
-    const A denom = std::sqrt(vd) / A(bc2_sqrt) + A(eps);
+    const A denom = adam_denominator(vd, bc2_sqrt, eps);
     p = p + A(neg_step_size) * m / denom;
   }
 };

@@ -1,0 +1,7 @@
+#include "registry/builtin.h"
+
+namespace descent {
+
+void register_adam_variants(Registry& r) {}
+
+}  // namespace descent

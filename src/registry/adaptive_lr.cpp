@@ -1,0 +1,7 @@
+#include "registry/builtin.h"
+
+namespace descent {
+
+void register_adaptive_lr(Registry& r) {}
+
+}  // namespace descent

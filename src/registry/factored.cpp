@@ -1,0 +1,7 @@
+#include "registry/builtin.h"
+
+namespace descent {
+
+void register_factored_and_wrappers(Registry& r) {}
+
+}  // namespace descent

@@ -1,0 +1,7 @@
+#include "registry/builtin.h"
+
+namespace descent {
+
+void register_sign_momentum(Registry& r) {}
+
+}  // namespace descent
