@@ -11,7 +11,7 @@ function(descent_set_compile_options target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wno-unused-parameter
     $<$<CONFIG:Release>:-O3>
-    -fno-math-errno -fno-trapping-math -ffp-contract=off)
+    -fno-math-errno -fno-trapping-math -ffp-contract=off ${DESCENT_CCACHE_PCH_FLAGS})
   if(DESCENT_SANITIZE)
     target_compile_options(${target} PRIVATE -fsanitize=address,undefined -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
