@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <limits>
 
 namespace descent {
 
@@ -74,7 +75,14 @@ OptionValue to_value(const std::string& key, const nlohmann::json& j) {
   } else if (j.is_array()) {
     v.kind = OptionValue::Kind::list;
     for (const auto& x : j) {
-      if (!x.is_number()) throw OptionError("option '" + key + "': lists must hold numbers");
+      // Python's None inside a tuple (e.g. AdaFactor's betas = (None, 0.999)) is
+      // read as NaN: every numeric range check refuses it unless the optimizer's
+      // factory gives it a meaning first.
+      if (x.is_null()) {
+        v.list.push_back(std::numeric_limits<double>::quiet_NaN());
+        continue;
+      }
+      if (!x.is_number()) throw OptionError("option '" + key + "': lists must hold numbers or null");
       v.list.push_back(x.get<double>());
     }
   } else if (j.is_null()) {
