@@ -1,7 +1,79 @@
+// Factored second-moment optimizers (Adafactor, CAME) and wrappers (Lookahead).
 #include "registry/builtin.h"
+
+#include <descent/optim/adafactor.h>
+#include <descent/optim/came.h>
+
+#include <cmath>
+#include <functional>
 
 namespace descent {
 
-void register_factored_and_wrappers(Registry& r) {}
+namespace {
+
+const std::string kZoo = "kozistr/pytorch_optimizer @ 7a076d2 : pytorch_optimizer/optimizer/";
+
+// factory_of<Opt>, with the option maps rewritten first (reference spellings
+// that descent's typed options cannot hold directly, such as Python's None).
+template <class Opt>
+Factory factory_with(std::function<void(OptionMap&)> rewrite) {
+  Factory inner = factory_of<Opt>();
+  return [inner, rewrite](std::vector<GroupSpec> groups, const OptionMap& defaults) {
+    OptionMap d = defaults;
+    rewrite(d);
+    for (auto& g : groups) rewrite(g.options);
+    return inner(std::move(groups), d);
+  };
+}
+
+bool is_none(const OptionValue& v) { return v.kind == OptionValue::Kind::string && v.string == "None"; }
+
+OptionValue boolean(bool b) {
+  OptionValue v;
+  v.kind = OptionValue::Kind::boolean;
+  v.boolean = b;
+  return v;
+}
+
+// AdaFactor: betas = (None, β2) means no first moment (descent's no_momentum);
+// lr = None is accepted with relative steps, where lr is not used.
+void rewrite_adafactor(OptionMap& m) {
+  auto b = m.find("betas");
+  if (b != m.end() && b->second.kind == OptionValue::Kind::list && b->second.list.size() == 2 &&
+      std::isnan(b->second.list[0])) {
+    b->second.list[0] = 0.9;  // unused
+    m["no_momentum"] = boolean(true);
+  }
+  auto lr = m.find("lr");
+  if (lr != m.end() && is_none(lr->second)) {
+    auto rs = m.find("relative_step");
+    const bool relative = rs == m.end() || (rs->second.kind == OptionValue::Kind::boolean && rs->second.boolean) ||
+                          (rs->second.kind == OptionValue::Kind::number && rs->second.number != 0);
+    if (!relative) throw OptionError("adafactor: lr = None needs relative_step = true");
+    m.erase(lr);
+  }
+}
+
+}  // namespace
+
+void register_factored_and_wrappers(Registry& r) {
+  r.add({"adafactor",
+         "Shazeer & Stern, Adafactor: Adaptive Learning Rates with Sublinear Memory Cost, ICML 2018; "
+         "BigVision variant: Zhai et al., Scaling Vision Transformers, CVPR 2022",
+         kZoo + "adafactor.py (AdaFactor)", 4, 2,
+         "matrices (ndim >= 2): one row and one column statistic per matrix instead of v; vectors: +4 (v); "
+         "+4 with ams_bound; 0 without a first moment (betas = (None, b2)); the momentum holds bfloat16 values "
+         "in float32 (the reference stores bfloat16: 2 bytes)",
+         kZooFlags},
+        factory_with<Adafactor>(rewrite_adafactor));
+  r.add({"came",
+         "Luo et al., CAME: Confidence-guided Adaptive Memory Efficient Optimization, ACL 2023",
+         kZoo + "came.py (CAME)", 4, 4,
+         "matrices (ndim >= 2): two row and two column statistics per matrix; vectors: +4 (v); +4 with "
+         "ams_bound; the reference also keeps a 0-d RMS(p) per tensor, which its update never reads (descent "
+         "does not)",
+         kZooFlags},
+        factory_of<CAME>());
+}
 
 }  // namespace descent
