@@ -1,0 +1,38 @@
+// descent/optim/exadam.h: EXAdam (Adly, arXiv:2412.20302), as
+// AhmedMostafa16/EXAdam @ 48d6ef5 exadam.py.
+#pragma once
+
+#include <descent/optim/optimizer.h>
+
+namespace descent {
+
+struct EXAdamOptions : Options<EXAdamOptions> {
+  static constexpr const char* kOptimizer = "exadam";
+  explicit EXAdamOptions(double lr = 1e-3) { this->lr(lr); }
+
+  DESCENT_OPTION(double, lr, 1e-3)
+  DESCENT_OPTION(Betas, betas, {0.9, 0.999})
+  DESCENT_OPTION(double, eps, 1e-8)
+  DESCENT_OPTION(double, weight_decay, 0.0)
+
+ public:
+  template <class V> void fields(V&& v) {
+    v("lr", lr_, at_least(0));
+    v("betas", betas_, in_co(0, 1));
+    v("eps", eps_, at_least(0));
+    v("weight_decay", weight_decay_, at_least(0));
+  }
+};
+
+class EXAdam : public OptimizerImpl<EXAdamOptions> {
+ public:
+  using OptimizerImpl::OptimizerImpl;
+
+ protected:
+  const StateLayout& layout() const override;
+  void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
+  void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                    const torch::optim::OptimizerOptions& o, GroupState&) override;
+};
+
+}  // namespace descent

@@ -1,0 +1,48 @@
+// descent/optim/yogi.h: Yogi (Zaheer et al., NeurIPS 2018), as
+// kozistr/pytorch_optimizer @ 7a076d2 (optimizer/yogi.py).
+#pragma once
+
+#include <descent/optim/optimizer.h>
+
+namespace descent {
+
+struct YogiOptions : Options<YogiOptions> {
+  static constexpr const char* kOptimizer = "yogi";
+  explicit YogiOptions(double lr = 1e-2) { this->lr(lr); }
+
+  DESCENT_OPTION(double, lr, 1e-2)
+  DESCENT_OPTION(Betas, betas, {0.9, 0.999})
+  DESCENT_OPTION(double, initial_accumulator, 1e-6)
+  DESCENT_OPTION(double, weight_decay, 0.0)
+  DESCENT_OPTION(bool, weight_decouple, true)
+  DESCENT_OPTION(bool, fixed_decay, false)
+  DESCENT_OPTION(double, eps, 1e-3)
+  DESCENT_OPTION(bool, maximize, false)
+  DESCENT_OPTION(bool, adam_debias, false)
+
+ public:
+  template <class V> void fields(V&& v) {
+    v("lr", lr_, at_least(0));
+    v("betas", betas_, in_co(0, 1));
+    v("initial_accumulator", initial_accumulator_, at_least(0));
+    v("weight_decay", weight_decay_, at_least(0));
+    v("weight_decouple", weight_decouple_, any_bool());
+    v("fixed_decay", fixed_decay_, any_bool());
+    v("eps", eps_, at_least(0));
+    v("maximize", maximize_, any_bool());
+    v("adam_debias", adam_debias_, any_bool());
+  }
+};
+
+class Yogi : public OptimizerImpl<YogiOptions> {
+ public:
+  using OptimizerImpl::OptimizerImpl;
+
+ protected:
+  const StateLayout& layout() const override;
+  void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
+  void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                    const torch::optim::OptimizerOptions& o, GroupState& group) override;
+};
+
+}  // namespace descent
