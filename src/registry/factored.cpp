@@ -3,6 +3,7 @@
 
 #include <descent/optim/adafactor.h>
 #include <descent/optim/came.h>
+#include <descent/optim/lookahead.h>
 
 #include <cmath>
 #include <functional>
@@ -54,6 +55,43 @@ void rewrite_adafactor(OptionMap& m) {
   }
 }
 
+// Lookahead: "optimizer" names the inner optimizer (default adamw), "k", "alpha"
+// and "pullback_momentum" are Lookahead's; every other option, and every
+// group's options, go to the inner optimizer, built through the registry.
+Factory lookahead_factory() {
+  return [](std::vector<GroupSpec> groups, const OptionMap& defaults) -> std::unique_ptr<Optimizer> {
+    LookaheadOptions options;
+    std::string inner_name = "adamw";
+    OptionMap inner_defaults;
+    for (const auto& [key, value] : defaults) {
+      if (key == "optimizer") {
+        if (value.kind != OptionValue::Kind::string)
+          throw OptionError("lookahead: option 'optimizer' expects the registry name of the optimizer to wrap");
+        inner_name = value.string;
+      } else if (LookaheadOptions::is_option(key)) {
+        options.set(key, value);
+      } else {
+        inner_defaults.emplace(key, value);
+      }
+    }
+    for (const auto& g : groups)
+      for (const auto& [key, value] : g.options)
+        if (key == "optimizer" || LookaheadOptions::is_option(key))
+          throw OptionError("lookahead: option '" + key +
+                            "' applies to every group alike: give it with the optimizer's options, not a group's");
+    if (inner_name == "lookahead") throw OptionError("lookahead: option 'optimizer': cannot wrap lookahead itself");
+    std::unique_ptr<Optimizer> inner;
+    try {
+      inner = Registry::instance().make(inner_name, std::move(groups), inner_defaults);
+    } catch (const UnknownOptimizer& e) {
+      throw OptionError(std::string("lookahead: option 'optimizer': ") + e.what());
+    } catch (const OptionError& e) {
+      throw OptionError(std::string("lookahead: ") + e.what());
+    }
+    return std::make_unique<Lookahead>(std::move(inner), options);
+  };
+}
+
 }  // namespace
 
 void register_factored_and_wrappers(Registry& r) {
@@ -74,6 +112,14 @@ void register_factored_and_wrappers(Registry& r) {
          "does not)",
          kZooFlags},
         factory_of<CAME>());
+  r.add({"lookahead",
+         "Zhang, Lucas, Hinton & Ba, Lookahead Optimizer: k steps forward, 1 step back, NeurIPS 2019",
+         kZoo + "lookahead.py (Lookahead)", 12, 16,
+         "the slow weights (+4) plus the inner optimizer's state (default adamw: 8); the reference also inserts "
+         "a zero momentum_buffer into the inner state of optimizers without one (+4) and keeps slow_momentum "
+         "(+4) with pullback_momentum = 'pullback', descent neither",
+         {}},
+        lookahead_factory());
 }
 
 }  // namespace descent
