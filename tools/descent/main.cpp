@@ -6,6 +6,8 @@
 #include <descent/golden.h>
 #include <descent/registry.h>
 
+#include "step_bench.h"
+
 #include <ATen/Parallel.h>
 
 #include <cstdio>
@@ -24,7 +26,9 @@ int usage(int code) {
                "  replay CASE.json [--out OUT.json]     replay a golden case (stdout without --out)\n"
                "  check CASE.json... [--skip-unknown]   replay cases and compare every step\n"
                "                                        (--skip-unknown: cases for optimizers not\n"
-               "                                        yet in descent are listed, not failed)\n");
+               "                                        yet in descent are listed, not failed)\n"
+               "  step-bench --optimizer NAME [...]     step time vs. memory bandwidth and LibTorch\n"
+               "                                        (descent step-bench --help for options)\n");
   return code;
 }
 
@@ -115,6 +119,7 @@ int main(int argc, char** argv) {
   if (cmd == "list") return cmd_list();
   if (cmd == "replay") return cmd_replay(args);
   if (cmd == "check") return cmd_check(args);
+  if (cmd == "step-bench") return descent::cli::step_bench(args);
   std::fprintf(stderr, "descent: unknown command '%s'\n", cmd.c_str());
   return usage(2);
 }

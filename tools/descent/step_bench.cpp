@@ -1,0 +1,326 @@
+// descent step-bench: how close a step comes to the memory-bandwidth floor.
+//
+// An elementwise step reads p, g and every state buffer once and writes p and
+// the states once: ideal bytes per parameter = 3·|p| + 2·|state| (fp32 AdamW:
+// 3·4 + 2·8 = 28). In the same run the command measures the machine's
+// read-modify-write bandwidth with a plain streaming loop over the same
+// footprint and access pattern (read p, g, states; write p, states), then
+// reports achieved GB/s, the fraction of the measured bandwidth and, where
+// LibTorch 1.13 has the same optimizer, LibTorch's step time on identical
+// tensors and the speedup.
+#include "step_bench.h"
+
+#include <descent/kernels/scalar_types.h>
+#include <descent/optim/adagrad.h>
+#include <descent/optim/adam.h>
+#include <descent/optim/rmsprop.h>
+#include <descent/optim/sgd.h>
+#include <descent/registry.h>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
+#include <torch/optim/adagrad.h>
+#include <torch/optim/adam.h>
+#include <torch/optim/adamw.h>
+#include <torch/optim/rmsprop.h>
+#include <torch/optim/sgd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <random>
+#include <stdexcept>
+
+namespace descent::cli {
+
+namespace {
+
+struct Config {
+  std::string optimizer = "adamw";
+  std::string options = "{}";
+  std::int64_t numel = 16 << 20;
+  int tensors = 1;
+  std::string dtype = "f32";
+  int threads = 0;  // 0: LibTorch's default
+  bool json = false;
+  bool sweep = false;
+  bool libtorch = true;
+  double min_seconds = 1.0;
+};
+
+at::ScalarType dtype_of(const std::string& s) {
+  if (s == "f32" || s == "float32") return at::kFloat;
+  if (s == "f64" || s == "float64") return at::kDouble;
+  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
+  throw std::invalid_argument("--dtype must be f32, bf16 or f64 (got '" + s + "')");
+}
+
+// K sizes summing to n: mixed, deterministic (log-uniform weights).
+std::vector<std::int64_t> mixed_sizes(std::int64_t n, int k) {
+  if (k <= 1) return {n};
+  std::mt19937 rng(1234);
+  std::uniform_real_distribution<double> u(0.0, 4.0);
+  std::vector<double> w(k);
+  double total = 0;
+  for (auto& x : w) total += (x = std::pow(10.0, u(rng)));
+  std::vector<std::int64_t> sizes(k);
+  std::int64_t used = 0;
+  for (int i = 0; i < k; ++i) used += sizes[i] = std::max<std::int64_t>(1, static_cast<std::int64_t>(n * w[i] / total));
+  sizes[std::max_element(w.begin(), w.end()) - w.begin()] += n - used;
+  return sizes;
+}
+
+template <class F>
+double median_ms(F&& f, double min_seconds) {
+  for (int i = 0; i < 2; ++i) f();  // warm-up (state creation, page faults)
+  std::vector<double> times;
+  const auto start = std::chrono::steady_clock::now();
+  while (times.size() < 5 ||
+         (times.size() < 200 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_seconds)) {
+    const auto a = std::chrono::steady_clock::now();
+    f();
+    const auto b = std::chrono::steady_clock::now();
+    times.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+struct Tensors {
+  std::vector<torch::Tensor> params;
+};
+
+Tensors make_tensors(const Config& c, std::uint64_t seed) {
+  const auto dtype = dtype_of(c.dtype);
+  at::manual_seed(seed);
+  Tensors t;
+  for (auto n : mixed_sizes(c.numel, c.tensors)) {
+    auto p = (at::randn({n}) * 0.1).to(dtype).set_requires_grad(true);
+    p.mutable_grad() = (at::randn({n}) * 0.01).to(dtype);
+    t.params.push_back(p);
+  }
+  return t;
+}
+
+// Streaming read-modify-write over the same footprint as the optimizer: p and
+// NS state arrays read and written, g read, in one pass, threaded as descent's
+// kernels are. Its time is the bandwidth floor of the step.
+template <int NS, class T, class S>
+void stream_pass(T* __restrict p, const T* __restrict g, S* const* s, std::int64_t b, std::int64_t e) {
+  S* st[NS > 0 ? NS : 1];
+  for (int k = 0; k < NS; ++k) st[k] = s[k];
+#pragma GCC ivdep
+  for (std::int64_t i = b; i < e; ++i) {
+    S acc = static_cast<S>(kernels::load(g, i));
+    for (int k = 0; k < NS; ++k) {
+      const S v = st[k][i] * S(0.999) + acc;
+      st[k][i] = v;
+      acc = v * S(1e-3);
+    }
+    kernels::store(p, i, static_cast<S>(kernels::load(p, i)) - acc);
+  }
+}
+
+template <class T, class S>
+void stream_any(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
+  switch (ns) {
+    case 0: return stream_pass<0>(p, g, s, b, e);
+    case 1: return stream_pass<1>(p, g, s, b, e);
+    case 2: return stream_pass<2>(p, g, s, b, e);
+    case 3: return stream_pass<3>(p, g, s, b, e);
+    case 4: return stream_pass<4>(p, g, s, b, e);
+    case 5: return stream_pass<5>(p, g, s, b, e);
+    default: return stream_pass<6>(p, g, s, b, e);
+  }
+}
+
+double stream_ms(const Config& c, double state_bytes_per_param, double min_seconds) {
+  const auto dtype = dtype_of(c.dtype);
+  const std::int64_t n = c.numel;
+  const auto sdt = dtype == at::kDouble ? at::kDouble : at::kFloat;
+  const int ns = std::min(6, static_cast<int>(std::lround(state_bytes_per_param / (sdt == at::kDouble ? 8 : 4))));
+  std::vector<torch::Tensor> st;
+  for (int i = 0; i < ns; ++i) st.push_back(at::rand({n}, sdt));
+  auto p = at::rand({n}, dtype), g = at::rand({n}, dtype);
+  std::function<void(std::int64_t, std::int64_t)> fn;
+  if (sdt == at::kDouble) {
+    std::vector<double*> sp;
+    for (auto& x : st) sp.push_back(x.data_ptr<double>());
+    fn = [=, pp = p.data_ptr<double>(), gg = g.data_ptr<double>()](std::int64_t b, std::int64_t e) {
+      stream_any(ns, pp, gg, sp.data(), b, e);
+    };
+  } else {
+    std::vector<float*> sp;
+    for (auto& x : st) sp.push_back(x.data_ptr<float>());
+    if (dtype == at::kFloat) {
+      fn = [=, pp = p.data_ptr<float>(), gg = g.data_ptr<float>()](std::int64_t b, std::int64_t e) {
+        stream_any(ns, pp, gg, sp.data(), b, e);
+      };
+    } else {
+      fn = [=, pp = reinterpret_cast<kernels::bf16*>(p.data_ptr()),
+            gg = reinterpret_cast<const kernels::bf16*>(g.data_ptr())](std::int64_t b, std::int64_t e) {
+        stream_any(ns, pp, gg, sp.data(), b, e);
+      };
+    }
+  }
+  return median_ms([&] { at::parallel_for(0, n, 1 << 15, fn); }, min_seconds);
+}
+
+double state_bytes_per_param(const Optimizer& opt, const std::vector<torch::Tensor>& params, std::int64_t numel) {
+  double bytes = 0;
+  for (const auto& p : params)
+    if (const ParamState* s = opt.state_of(p))
+      for (const auto& b : s->buffers)
+        if (b.defined()) bytes += static_cast<double>(b.numel()) * b.element_size();
+  return bytes / static_cast<double>(numel);
+}
+
+// LibTorch's own optimizer with the same options, where it has one.
+std::unique_ptr<torch::optim::Optimizer> libtorch_twin(const torch::optim::OptimizerOptions& base,
+                                                       std::vector<torch::Tensor> params) {
+  namespace to = torch::optim;
+  if (const auto* o = dynamic_cast<const SGDOptions*>(&base))
+    return std::make_unique<to::SGD>(params, to::SGDOptions(o->lr()).momentum(o->momentum()).dampening(o->dampening())
+                                                 .weight_decay(o->weight_decay()).nesterov(o->nesterov()));
+  if (const auto* o = dynamic_cast<const AdamOptions*>(&base))
+    return std::make_unique<to::Adam>(params, to::AdamOptions(o->lr()).betas({o->betas()[0], o->betas()[1]})
+                                                  .eps(o->eps()).weight_decay(o->weight_decay()).amsgrad(o->amsgrad()));
+  if (const auto* o = dynamic_cast<const AdamWOptions*>(&base))
+    return std::make_unique<to::AdamW>(params, to::AdamWOptions(o->lr()).betas({o->betas()[0], o->betas()[1]})
+                                                   .eps(o->eps()).weight_decay(o->weight_decay()).amsgrad(o->amsgrad()));
+  if (const auto* o = dynamic_cast<const AdagradOptions*>(&base))
+    return std::make_unique<to::Adagrad>(params, to::AdagradOptions(o->lr()).lr_decay(o->lr_decay())
+                                                     .weight_decay(o->weight_decay()).eps(o->eps())
+                                                     .initial_accumulator_value(o->initial_accumulator_value()));
+  if (const auto* o = dynamic_cast<const RMSpropOptions*>(&base))
+    return std::make_unique<to::RMSprop>(params, to::RMSpropOptions(o->lr()).alpha(o->alpha()).eps(o->eps())
+                                                     .weight_decay(o->weight_decay()).momentum(o->momentum())
+                                                     .centered(o->centered()));
+  return nullptr;
+}
+
+struct Result {
+  double ms = 0, libtorch_ms = -1, stream_ms = 0, state_bytes = 0, bytes_per_param = 0;
+};
+
+Result measure(const Config& c) {
+  if (c.threads > 0) at::set_num_threads(c.threads);
+  auto t = make_tensors(c, 7);
+  std::vector<GroupSpec> groups{{t.params, {}}};
+  auto opt = Registry::instance().make(c.optimizer, groups, parse_options(c.options));
+  Result r;
+  r.ms = median_ms([&] { opt->step(); }, c.min_seconds);
+  r.state_bytes = state_bytes_per_param(*opt, t.params, c.numel);
+  const double elt = static_cast<double>(t.params[0].element_size());
+  r.bytes_per_param = 3 * elt + 2 * r.state_bytes;
+  r.stream_ms = stream_ms(c, r.state_bytes, c.min_seconds);
+  if (c.libtorch && c.dtype != "bf16") {
+    auto t2 = make_tensors(c, 7);
+    if (auto twin = libtorch_twin(opt->param_groups()[0].options(), t2.params)) r.libtorch_ms = median_ms([&] { twin->step(); }, c.min_seconds);
+  }
+  return r;
+}
+
+nlohmann::json to_json(const Config& c, const Result& r) {
+  const double gbps = r.bytes_per_param * c.numel / (r.ms * 1e6);
+  const double bw = r.bytes_per_param * c.numel / (r.stream_ms * 1e6);
+  nlohmann::json j{{"optimizer", c.optimizer},
+                   {"options", nlohmann::json::parse(c.options)},
+                   {"dtype", c.dtype},
+                   {"numel", c.numel},
+                   {"tensors", c.tensors},
+                   {"threads", at::get_num_threads()},
+                   {"ms_per_step", r.ms},
+                   {"state_bytes_per_param", r.state_bytes},
+                   {"bytes_per_param", r.bytes_per_param},
+                   {"gbps", gbps},
+                   {"bandwidth_gbps", bw},
+                   {"stream_ms", r.stream_ms},
+                   {"fraction_of_bandwidth", r.stream_ms / r.ms}};
+  if (r.libtorch_ms > 0) {
+    j["libtorch_ms_per_step"] = r.libtorch_ms;
+    j["speedup_vs_libtorch"] = r.libtorch_ms / r.ms;
+  } else {
+    j["libtorch_ms_per_step"] = nullptr;
+    j["speedup_vs_libtorch"] = nullptr;
+  }
+  return j;
+}
+
+void print_row(const nlohmann::json& j) {
+  std::printf("%-12s %-5s %10lld %7d %3d | %9.3f ms %7.1f GB/s | stream %7.1f GB/s  %5.1f%% | %5.1f B/param",
+              j["optimizer"].get<std::string>().c_str(), j["dtype"].get<std::string>().c_str(),
+              static_cast<long long>(j["numel"].get<std::int64_t>()), j["tensors"].get<int>(), j["threads"].get<int>(),
+              j["ms_per_step"].get<double>(), j["gbps"].get<double>(), j["bandwidth_gbps"].get<double>(),
+              100 * j["fraction_of_bandwidth"].get<double>(), j["bytes_per_param"].get<double>());
+  if (!j["libtorch_ms_per_step"].is_null())
+    std::printf(" | libtorch %9.3f ms  x%.2f", j["libtorch_ms_per_step"].get<double>(),
+                j["speedup_vs_libtorch"].get<double>());
+  std::printf("\n");
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: descent step-bench --optimizer NAME [--options JSON] [--numel N] [--tensors K]\n"
+               "                          [--dtype f32|bf16|f64] [--threads T] [--json] [--sweep]\n"
+               "                          [--min-seconds S] [--no-libtorch]\n");
+  return 2;
+}
+
+}  // namespace
+
+int step_bench(const std::vector<std::string>& args) {
+  Config c;
+  try {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      auto next = [&]() -> const std::string& {
+        if (i + 1 >= args.size()) throw std::invalid_argument(a + " needs a value");
+        return args[++i];
+      };
+      if (a == "--optimizer") c.optimizer = next();
+      else if (a == "--options") c.options = next();
+      else if (a == "--numel") c.numel = std::stoll(next());
+      else if (a == "--tensors") c.tensors = std::stoi(next());
+      else if (a == "--dtype") c.dtype = next();
+      else if (a == "--threads") c.threads = std::stoi(next());
+      else if (a == "--json") c.json = true;
+      else if (a == "--sweep") c.sweep = true;
+      else if (a == "--no-libtorch") c.libtorch = false;
+      else if (a == "--min-seconds") c.min_seconds = std::stod(next());
+      else return usage();
+    }
+    dtype_of(c.dtype);
+    if (c.numel < 1 || c.tensors < 1 || c.tensors > c.numel) throw std::invalid_argument("need 1 <= tensors <= numel");
+    if (!c.sweep) {
+      const auto j = to_json(c, measure(c));
+      if (c.json) std::printf("%s\n", j.dump().c_str());
+      else print_row(j);
+      return 0;
+    }
+    // The cost curve: step time against size, for 1 and 2 threads.
+    nlohmann::json rows = nlohmann::json::array();
+    for (int threads : {1, 2}) {
+      for (std::int64_t n = 1 << 10; n <= (64 << 20); n *= 4) {
+        Config s = c;
+        s.numel = n;
+        s.tensors = 1;
+        s.threads = threads;
+        s.min_seconds = std::min(c.min_seconds, 0.3);
+        const auto j = to_json(s, measure(s));
+        if (c.json) rows.push_back(j);
+        else print_row(j);
+      }
+    }
+    if (c.json) std::printf("%s\n", rows.dump().c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "descent step-bench: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace descent::cli
