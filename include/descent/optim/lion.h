@@ -1,0 +1,36 @@
+// descent/optim/lion.h: Lion (EvoLved Sign Momentum), as google/automl's
+// lion_pytorch.py.
+#pragma once
+
+#include <descent/optim/optimizer.h>
+
+namespace descent {
+
+struct LionOptions : Options<LionOptions> {
+  static constexpr const char* kOptimizer = "lion";
+  explicit LionOptions(double lr = 1e-4) { this->lr(lr); }
+
+  DESCENT_OPTION(double, lr, 1e-4)
+  DESCENT_OPTION(Betas, betas, {0.9, 0.99})
+  DESCENT_OPTION(double, weight_decay, 0.0)
+
+ public:
+  template <class V> void fields(V&& v) {
+    v("lr", lr_, at_least(0));
+    v("betas", betas_, in_co(0, 1));
+    v("weight_decay", weight_decay_, at_least(0));
+  }
+};
+
+class Lion : public OptimizerImpl<LionOptions> {
+ public:
+  using OptimizerImpl::OptimizerImpl;
+
+ protected:
+  const StateLayout& layout() const override;
+  void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
+  void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                    const torch::optim::OptimizerOptions& o, GroupState&) override;
+};
+
+}  // namespace descent
