@@ -63,7 +63,23 @@ void Prodigy::update() {
       if (!g.defined()) continue;
       ParamState& st = state_for(p, group.options());
       ++st.step;
-      const auto sums = adaptive_lr::reduce(moments, p, g, st.buffer(1), st.buffer(2), st.buffer(3), st.buffer(0));
+      std::array<double, 2> sums{};
+      if (p.scalar_type() == at::kFloat) {
+        // float32: the sums as the reference computed them (kernels/prodigy.h).
+        launch(moments, p, g, st.buffer(1), st.buffer(2), st.buffer(3), st.buffer(0));
+        const torch::Tensor pc = p.contiguous(), gc = g.contiguous(), p0c = st.buffer(1).contiguous(),
+                            sc = st.buffer(0).contiguous();
+        const float* pp = pc.data_ptr<float>();
+        const float* gp = gc.data_ptr<float>();
+        const float* p0 = p0c.data_ptr<float>();
+        const float* sp = sc.data_ptr<float>();
+        const float gsign = static_cast<float>(moments.gsign);
+        sums[0] = kernels::reference_sdot([&](std::int64_t i) { return gp[i] * gsign; },
+                                          [&](std::int64_t i) { return p0[i] - pp[i]; }, p.numel());
+        sums[1] = kernels::reference_sum([&](std::int64_t i) { return std::abs(sp[i]); }, p.numel());
+      } else {
+        sums = adaptive_lr::reduce(moments, p, g, st.buffer(1), st.buffer(2), st.buffer(3), st.buffer(0));
+      }
       // d_numerator.add_(dot, alpha=...): one float32 element, which ATen's
       // AVX2 add kernel (the one the golden cases ran on) computes as a fused
       // multiply-add; the rounding matters, as d follows d_numerator.

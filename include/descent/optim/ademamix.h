@@ -4,6 +4,7 @@
 #include <descent/optim/optimizer.h>
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 namespace descent {
@@ -11,7 +12,7 @@ namespace descent {
 struct AdEMAMixOptions : Options<AdEMAMixOptions> {
   static constexpr const char* kOptimizer = "ademamix";
   // Python's None for t_alpha_beta3 (JSON null through the registry): no schedules.
-  static constexpr double kNone = -1.0;
+  static constexpr double kNone = -std::numeric_limits<double>::infinity();
   explicit AdEMAMixOptions(double lr = 1e-3) { this->lr(lr); }
 
   DESCENT_OPTION(double, lr, 1e-3)
@@ -48,7 +49,7 @@ struct AdEMAMixOptions : Options<AdEMAMixOptions> {
       bad("invalid value " + detail::format_value(betas_) + " for option 'betas': beta1 and beta2 must be in [0, 1)");
     if (t_alpha_beta3_ != kNone && !(t_alpha_beta3_ > 0))
       bad("invalid value " + detail::format_value(t_alpha_beta3_) +
-          " for option 't_alpha_beta3': must be None (JSON null, or -1) or > 0 (the schedules divide by it)");
+          " for option 't_alpha_beta3': must be None (JSON null; kNone in C++) or > 0 (the schedules divide by it)");
     if (has_schedule() && (betas_[0] == 0 || betas_[2] == 0))
       bad("the t_alpha_beta3 schedule takes log(beta1) and log(beta3): both must be > 0, got " +
           detail::format_value(betas_));
@@ -70,6 +71,7 @@ struct AdEMAMixOptions : Options<AdEMAMixOptions> {
  private:
   static Check none_or_positive() {
     Check c = at_least(kNone);
+    c.finite = false;
     return c;
   }
 };

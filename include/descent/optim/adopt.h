@@ -30,7 +30,8 @@ struct ADOPTOptions : Options<ADOPTOptions> {
   template <class V> void fields(V&& v) {
     v("lr", lr_, at_least(0));
     v("betas", betas_, in_co(0, 1));
-    v("clip_lambda", clip_lambda_, one_of({"step**0.25", "None"}));
+    static const Check kClipLambda = one_of({"step**0.25", "None"});  // built once: validate() runs every step
+    v("clip_lambda", clip_lambda_, kClipLambda);
     v("weight_decay", weight_decay_, at_least(0));
     v("weight_decouple", weight_decouple_, any_bool());
     v("fixed_decay", fixed_decay_, any_bool());

@@ -13,7 +13,7 @@ namespace descent {
 struct ProdigyOptions : Options<ProdigyOptions> {
   static constexpr const char* kOptimizer = "prodigy";
   // Python's None for beta3 and eps (JSON null through the registry).
-  static constexpr double kNone = -1.0;
+  static constexpr double kNone = -std::numeric_limits<double>::infinity();
   explicit ProdigyOptions(double lr = 1.0) { this->lr(lr); }
 
   DESCENT_OPTION(double, lr, 1.0)
@@ -51,7 +51,7 @@ struct ProdigyOptions : Options<ProdigyOptions> {
     auto none_or_valid = [](const char* name, double x, const Check& c) {
       if (x != kNone && !c.ok(x))
         throw OptionError(std::string(kOptimizer) + ": invalid value " + detail::format_value(x) + " for option '" +
-                          name + "': must be None (JSON null, or -1) or " + c.describe());
+                          name + "': must be None (JSON null; kNone in C++) or " + c.describe());
     };
     none_or_valid("beta3", beta3_, in_cc(0, 1));
     none_or_valid("eps", eps_, at_least(0));
@@ -74,7 +74,8 @@ struct ProdigyOptions : Options<ProdigyOptions> {
  private:
   // The field-level range admits kNone; check_consistency() holds the rest.
   static Check none_or(Check c) {
-    c.lo = std::min(c.lo, kNone);
+    c.lo = kNone;
+    c.finite = false;
     return c;
   }
   static Check number_or_inf() {

@@ -1,0 +1,310 @@
+// The adaptive_lr family's rules (schedule-free, LAMB, NovoGrad, MADGRAD,
+// Prodigy, ADOPT, AdEMAMix): the vectorised path against the scalar path, bit
+// for bit, for every length, misaligned starts and each dtype; for the
+// update-and-sum rules also the sums. Plus Prodigy's float32 emulation of the
+// reference's torch.dot / Tensor.sum, against values recorded from PyTorch 1.13.
+#include <descent/kernels/ademamix.h>
+#include <descent/kernels/adopt.h>
+#include <descent/kernels/lamb.h>
+#include <descent/kernels/madgrad.h>
+#include <descent/kernels/novograd.h>
+#include <descent/kernels/prodigy.h>
+#include <descent/kernels/schedule_free.h>
+#include <descent/kernels/zoo.h>
+
+#include <gtest/gtest.h>
+#include "support/kernel_sweep.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace {
+
+using descent::kernels::Decay;
+using descent::kernels::Path;
+using descent::kernels::Span;
+using descent::kernels::state_t;
+using descent::testing::from_double;
+using descent::testing::same_bits;
+using descent::testing::sweep;
+
+// run_reduce on both paths: parameters, states and sums identical.
+template <class Rule, class T>
+void compare_reduce_paths(const Rule& rule, std::int64_t n, std::int64_t offset, double state_lo) {
+  using S = state_t<T>;
+  std::mt19937 rng(static_cast<unsigned>(n * 977 + offset));
+  std::uniform_real_distribution<double> u(-2.0, 2.0), pos(0.0, 2.0);
+  const std::int64_t len = n + offset;
+  std::vector<T> p(len), g(len);
+  std::vector<std::vector<S>> s(Rule::kStates > 0 ? Rule::kStates : 1, std::vector<S>(len));
+  for (std::int64_t i = 0; i < len; ++i) {
+    p[i] = from_double<T>(u(rng));
+    g[i] = from_double<T>(u(rng));
+    for (int k = 0; k < Rule::kStates; ++k) s[k][i] = static_cast<S>(state_lo < 0 ? u(rng) : pos(rng));
+  }
+  auto p2 = p;
+  auto s2 = s;
+  auto span = [&](std::vector<T>& pp, std::vector<std::vector<S>>& ss) {
+    Span<T> x;
+    x.p = pp.data() + offset;
+    x.g = g.data() + offset;
+    for (int k = 0; k < Rule::kStates; ++k) x.s[k] = ss[k].data() + offset;
+    return x;
+  };
+  for (int step = 0; step < 3; ++step) {
+    double a[Rule::kSums] = {}, b[Rule::kSums] = {};
+    descent::kernels::run_reduce(rule, span(p, s), 0, n, a, Path::vector);
+    descent::kernels::run_reduce(rule, span(p2, s2), 0, n, b, Path::scalar);
+    for (int k = 0; k < Rule::kSums; ++k)
+      ASSERT_TRUE(same_bits(a[k], b[k])) << "sum " << k << " n=" << n << " offset=" << offset;
+  }
+  for (std::int64_t i = 0; i < len; ++i) {
+    ASSERT_TRUE(same_bits(p[i], p2[i])) << "param " << i << " n=" << n << " offset=" << offset;
+    for (int k = 0; k < Rule::kStates; ++k)
+      ASSERT_TRUE(same_bits(s[k][i], s2[k][i])) << "state " << k << " at " << i << " n=" << n;
+  }
+}
+
+template <class Rule>
+void sweep_reduce(const Rule& rule, double state_lo = -1.0) {
+  using descent::kernels::bf16;
+  for (std::int64_t offset : {0, 1, 3}) {
+    for (std::int64_t n = 0; n <= 70; ++n) {
+      compare_reduce_paths<Rule, float>(rule, n, offset, state_lo);
+      compare_reduce_paths<Rule, double>(rule, n, offset, state_lo);
+      compare_reduce_paths<Rule, bf16>(rule, n, offset, state_lo);
+    }
+    compare_reduce_paths<Rule, float>(rule, 100003, offset, state_lo);
+    compare_reduce_paths<Rule, double>(rule, 100003, offset, state_lo);
+  }
+}
+
+descent::kernels::ZooGrad zoo_grad(double gsign) {
+  descent::kernels::ZooGrad z;
+  z.gsign = gsign;
+  z.weight_decay = 0.01;
+  z.decay = 0.999;
+  return z;
+}
+
+// ---- schedule-free -------------------------------------------------------------------
+
+template <class Rule>
+void fill_sf(Rule& r) {
+  r.sf.ckp1 = 0.3;
+  r.sf.y_coef = -0.004;
+  r.sf.neg_lr = -0.01;
+  r.sf.weight_decay = 0.05;
+}
+
+TEST(AdaptiveLrVectorScalar, ScheduleFreeAdamW) {
+  auto fill = [](auto& r) {
+    fill_sf(r);
+    r.bc2 = 0.02;
+    r.eps = 1e-8;
+    r.mu = 0.9;
+    r.one_minus_mu = 0.1;
+    r.bc1 = 0.19;
+  };
+  descent::kernels::ScheduleFreeAdamWRule<false, false> a;
+  fill(a);
+  sweep(a, 0.0);
+  descent::kernels::ScheduleFreeAdamWRule<true, false> b;
+  fill(b);
+  b.sf.ckp1 = 0.7;  // the other lerp formula
+  sweep(b, 0.0);
+  descent::kernels::ScheduleFreeAdamWRule<true, true> c;
+  fill(c);
+  sweep(c, 0.0);
+  descent::kernels::ScheduleFreeAdamWRule<false, true> d;
+  fill(d);
+  sweep(d, 0.0);
+}
+
+TEST(AdaptiveLrVectorScalar, ScheduleFreeSgd) {
+  descent::kernels::ScheduleFreeSgdRule<false> a;
+  fill_sf(a);
+  sweep(a);
+  descent::kernels::ScheduleFreeSgdRule<true> b;
+  fill_sf(b);
+  b.sf.ckp1 = 1.0;
+  sweep(b);
+}
+
+// ---- LAMB -------------------------------------------------------------------------------
+
+template <descent::kernels::LambUpdate U>
+void lamb_rules() {
+  descent::kernels::LambMomentsRule<U> m;
+  m.grad_norm = 0.7;
+  m.gsign = -1;
+  m.decay = 0.999;
+  m.neg_step = -0.01;
+  sweep_reduce(m, 0.0);
+  descent::kernels::LambApplyRule<U> a;
+  a.alpha = -0.02;
+  sweep(a, 0.0);
+}
+
+TEST(AdaptiveLrVectorScalar, Lamb) {
+  lamb_rules<descent::kernels::LambUpdate::adaptive>();
+  lamb_rules<descent::kernels::LambUpdate::rectified_adaptive>();
+  lamb_rules<descent::kernels::LambUpdate::rectified_sgd>();
+  sweep_reduce(descent::kernels::SumOfSquaresRule{});
+}
+
+// ---- NovoGrad -----------------------------------------------------------------------------
+
+template <Decay D, bool First, bool Averaging>
+void novograd_rule() {
+  descent::kernels::NovogradRule<D, First, Averaging> r;
+  r.zg = zoo_grad(-1);
+  r.init_denom = 1.7;
+  r.init_wd = 0.01;
+  r.denom = 2.3;
+  r.neg_step = -0.01;
+  sweep(r);
+}
+
+TEST(AdaptiveLrVectorScalar, NovoGrad) {
+  novograd_rule<Decay::none, true, false>();
+  novograd_rule<Decay::none, false, false>();
+  novograd_rule<Decay::l2, false, true>();
+  novograd_rule<Decay::decoupled, true, true>();
+}
+
+// ---- MADGRAD --------------------------------------------------------------------------------
+
+template <bool Momentum, Decay D, bool EpsZero>
+void madgrad_rule() {
+  descent::kernels::MadgradRule<Momentum, D, EpsZero> r;
+  r.gsign = -1;
+  r.weight_decay = 0.01;
+  r.lambda = 0.02;
+  r.eps = EpsZero ? 0.0 : 1e-6;
+  r.neg_lr_wd = -1e-4;
+  sweep(r, 0.0);  // grad_sum_sq ≥ 0 (cube root)
+}
+
+TEST(AdaptiveLrVectorScalar, Madgrad) {
+  madgrad_rule<true, Decay::none, false>();
+  madgrad_rule<false, Decay::none, false>();
+  madgrad_rule<true, Decay::l2, true>();
+  madgrad_rule<false, Decay::decoupled, true>();
+}
+
+// ---- Prodigy ----------------------------------------------------------------------------------
+
+TEST(AdaptiveLrVectorScalar, Prodigy) {
+  descent::kernels::ProdigyMomentsRule m;
+  m.gsign = -1;
+  m.m_coef = 1e-4;
+  m.v_coef = 1e-8;
+  m.beta3 = 0.99;
+  m.s_coef = 0.3;
+  sweep_reduce(m, 0.0);
+  sweep(m, 0.0);  // the float32 form, without sums
+  auto fill = [](auto& r) {
+    r.decay = 0.999;
+    r.neg_d_lr = -0.01;
+    r.d_eps = 1e-10;
+    return r;
+  };
+  descent::kernels::ProdigyApplyRule<true, false> a;
+  sweep(fill(a), 0.0);
+  descent::kernels::ProdigyApplyRule<false, true> b;
+  sweep(fill(b), 0.0);
+}
+
+// Values recorded from Debian's python3-torch 1.13 (AVX2, OpenBLAS 0.3):
+// x_i = float32(|sin(0.7 i)|·1e-3), y_i = float32(cos(1.3 i)); x.sum() and torch.dot(x, y).
+TEST(ProdigyReferenceSums, MatchPyTorchFloat32) {
+  struct Recorded {
+    std::int64_t n;
+    double sum, dot;
+  };
+  const Recorded cases[] = {
+      {5, 0.002827865071594715, -0.0011417773785069585},   {7, 0.0040502240881323814, -0.0007521805237047374},
+      {12, 0.007325912360101938, -0.0015905301552265882},  {31, 0.019597670063376427, 0.00019791546219494194},
+      {48, 0.030242152512073517, 0.0015564525965601206},   {100, 0.06305798143148422, 0.0008904289570637047},
+      {1000, 0.6365202069282532, 0.00044743402395397425},
+  };
+  for (const auto& c : cases) {
+    std::vector<float> x(c.n), y(c.n);
+    for (std::int64_t i = 0; i < c.n; ++i) {
+      x[i] = static_cast<float>(std::abs(std::sin(static_cast<double>(i) * 0.7)) * 1e-3);
+      y[i] = static_cast<float>(std::cos(static_cast<double>(i) * 1.3));
+    }
+    const float sum = descent::kernels::reference_sum([&](std::int64_t i) { return x[i]; }, c.n);
+    const float dot = descent::kernels::reference_sdot([&](std::int64_t i) { return x[i]; },
+                                                       [&](std::int64_t i) { return y[i]; }, c.n);
+    EXPECT_EQ(sum, static_cast<float>(c.sum)) << "n=" << c.n;
+    EXPECT_EQ(dot, static_cast<float>(c.dot)) << "n=" << c.n;
+  }
+}
+
+// ---- ADOPT ------------------------------------------------------------------------------------
+
+template <Decay D, bool Clip>
+void adopt_rules() {
+  descent::kernels::AdoptStep a;
+  a.zg = zoo_grad(-1);
+  a.clip = 1.3;
+  a.neg_lr = -0.01;
+  a.cautious_factor = 1.6;
+  descent::kernels::AdoptFirstRule<D> f;
+  f.a = a;
+  sweep(f, 0.0);
+  descent::kernels::AdoptRule<D, Clip> r;
+  r.a = a;
+  sweep(r, 0.0);
+  descent::kernels::AdoptMomentsRule<D, Clip> m;
+  m.a = a;
+  sweep_reduce(m, 0.0);
+  descent::kernels::AdoptApplyRule<D, Clip, true> c;
+  c.a = a;
+  sweep(c, 0.0);
+  descent::kernels::AdoptApplyRule<D, Clip, false> s;
+  s.a = a;
+  sweep(s, 0.0);
+}
+
+TEST(AdaptiveLrVectorScalar, Adopt) {
+  adopt_rules<Decay::none, true>();
+  adopt_rules<Decay::l2, false>();
+  adopt_rules<Decay::decoupled, true>();
+}
+
+// ---- AdEMAMix -----------------------------------------------------------------------------------
+
+template <Decay D>
+void ademamix_rules() {
+  descent::kernels::AdemamixStep a;
+  a.zg = zoo_grad(-1);
+  a.beta3 = 0.95;
+  a.one_minus_beta3 = 0.05;
+  a.bc2_sqrt = 0.3;
+  a.neg_step = -0.01;
+  a.cautious_factor = 1.4;
+  descent::kernels::AdemamixRule<D> r;
+  r.a = a;
+  sweep(r, 0.0);
+  descent::kernels::AdemamixMomentsRule<D> m;
+  m.a = a;
+  sweep_reduce(m, 0.0);
+  descent::kernels::AdemamixApplyRule<D, true> c;
+  c.a = a;
+  sweep(c, 0.0);
+  descent::kernels::AdemamixApplyRule<D, false> s;
+  s.a = a;
+  sweep(s, 0.0);
+}
+
+TEST(AdaptiveLrVectorScalar, Ademamix) {
+  ademamix_rules<Decay::none>();
+  ademamix_rules<Decay::l2>();
+  ademamix_rules<Decay::decoupled>();
+}
+
+}  // namespace
