@@ -127,10 +127,9 @@ void dispatch(int n, const Scalars& sc, const double* betas, const torch::Tensor
     case 2: run_segment<2, WriteGrad>(sc, betas, p, g, bufs, slots, extra); break;
     case 3: run_segment<3, WriteGrad>(sc, betas, p, g, bufs, slots, extra); break;
     case 4: run_segment<4, WriteGrad>(sc, betas, p, g, bufs, slots, extra); break;
-    case 5: run_segment<5, WriteGrad>(sc, betas, p, g, bufs, slots, extra); break;
-    case 6:
+    case 5:
       if constexpr (!WriteGrad) {
-        run_segment<6, false>(sc, betas, p, g, bufs, slots, extra);
+        run_segment<5, false>(sc, betas, p, g, bufs, slots, extra);
         break;
       }
       [[fallthrough]];
@@ -171,11 +170,11 @@ void AggMo::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSt
   }
   first.neg_step = -o.lr() / K;
 
-  // Split the betas into runs of distinct buffers, at most kMaxStates per pass
-  // (one fewer in the first run when later runs must read the L2-decayed
-  // gradient it stores). p moves after every buffer, so running the list in
-  // several passes gives the same numbers as one.
-  constexpr int kMax = kernels::kAggmoMaxBetas;
+  // Split the betas into runs of distinct buffers, at most five states per pass
+  // (so one buffer fewer in the first run when later runs must read the
+  // L2-decayed gradient it stores). p moves after every buffer, so running the
+  // list in several passes gives the same numbers as one.
+  constexpr int kMax = kernels::kAggmoMaxStates;
   auto segment_end = [&](int begin, int cap) {
     int end = begin;
     while (end < K && end - begin < cap) {

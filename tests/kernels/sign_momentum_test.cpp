@@ -89,12 +89,12 @@ TEST(SignMomentumKernels, Aggmo) {
   k::AggmoRule<3, false> a;
   a.beta[0] = 0.0; a.beta[1] = 0.9; a.beta[2] = 0.99; a.neg_step = -0.01 / 3;
   sweep(a);
-  k::AggmoRule<5, true> b;
-  for (int i = 0; i < 5; ++i) b.beta[i] = 0.1 * i;
+  k::AggmoRule<4, true> b;
+  for (int i = 0; i < 4; ++i) b.beta[i] = 0.1 * i;
   b.gsign = -1; b.l2_on = true; b.l2 = 0.01; b.neg_step = -0.002;
   sweep(b);
-  k::AggmoRule<6, false> c;
-  for (int i = 0; i < 6; ++i) c.beta[i] = 0.15 * i;
+  k::AggmoRule<5, false> c;
+  for (int i = 0; i < 5; ++i) c.beta[i] = 0.15 * i;
   c.decay = 0.999; c.neg_step = -0.001;
   sweep(c);
   k::AggmoRule<1, false> d;

@@ -1,5 +1,5 @@
 // descent/kernels/aggmo.h: aggregated momentum (AggMo), one fused pass per run
-// of up to kMaxStates momentum buffers.
+// of up to five momentum buffers.
 //
 // Reference: kozistr/pytorch_optimizer @ 7a076d2, pytorch_optimizer/optimizer/aggmo.py (AggMo):
 //   g = ±g                                     (maximize negates the gradient in place)
@@ -23,11 +23,13 @@
 
 namespace descent::kernels {
 
-inline constexpr int kAggmoMaxBetas = kMaxStates;
+// States per pass: at most five. With six (kMaxStates) GCC no longer vectorises
+// the driver's loop, and two vectorised passes beat one scalar pass.
+inline constexpr int kAggmoMaxStates = kMaxStates - 1;
 
 template <int N, bool WriteGrad>
 struct AggmoRule {
-  static_assert(N >= 1 && N + (WriteGrad ? 1 : 0) <= kMaxStates, "too many buffers for one pass");
+  static_assert(N >= 1 && N + (WriteGrad ? 1 : 0) <= kAggmoMaxStates, "too many buffers for one pass");
   static constexpr int kStates = N + (WriteGrad ? 1 : 0);
   double gsign = 1;
   bool l2_on = false;
