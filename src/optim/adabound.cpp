@@ -48,7 +48,10 @@ void AdaBound::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
   const double b1 = o.betas()[0], b2 = o.betas()[1], lr = o.lr();
   const BiasCorrection bc = bias_correction(b1, b2, group.step);  // per-group step count
   const double t = static_cast<double>(group.step);
-  const double final_lr = o.final_lr() * lr / group.scalars[0];
+  // final_lr·lr/base_lr; the reference divides by zero for a group built with lr = 0: descent then
+  // takes final_lr unscaled (0 while lr is 0).
+  const double base_lr = group.scalars[0];
+  const double final_lr = base_lr != 0 ? o.final_lr() * lr / base_lr : (lr != 0 ? o.final_lr() : 0.0);
   auto fill = [&](auto& r) {
     r.gsign = o.maximize() ? -1.0 : 1.0;
     apply_zoo_weight_decay(r, zoo_weight_decay(lr, o.weight_decay(), o.weight_decouple(), o.fixed_decay()));
