@@ -53,9 +53,11 @@ struct AdafactorOptions : Options<AdafactorOptions> {
     v("clip_threshold", clip_threshold_, any_number());
     v("eps1", eps1_, at_least(0));
     v("eps2", eps2_, at_least(0));
-    v("momentum_dtype", momentum_dtype_,
-      one_of({"bfloat16", "float32", "float64", "float16", "torch.bfloat16", "torch.float32", "torch.float64",
-              "torch.float16", "float", "double", "half", "torch.float", "torch.double", "torch.half"}));
+    // Built once: validate() runs at every step and must not allocate.
+    static const Check dtypes =
+        one_of({"bfloat16", "float32", "float64", "float16", "torch.bfloat16", "torch.float32", "torch.float64",
+                "torch.float16", "float", "double", "half", "torch.float", "torch.double", "torch.half"});
+    v("momentum_dtype", momentum_dtype_, dtypes);
     v("maximize", maximize_, any_bool());
   }
 };
