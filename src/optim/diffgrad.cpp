@@ -21,17 +21,24 @@ void DiffGrad::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
   const auto& o = cast(options);
   const double b1 = o.betas()[0], b2 = o.betas()[1];
   const BiasCorrection bc = bias_correction(b1, b2, st.step);
-  kernels::DiffGradRule r;
-  r.l2_on = o.weight_decay() != 0;
-  r.l2 = o.weight_decay();
-  r.beta1 = b1;
-  r.beta2 = b2;
-  r.one_minus_beta1 = 1 - b1;
-  r.one_minus_beta2 = 1 - b2;
-  r.eps = o.eps();
-  // step_size = lr * math.sqrt(bias_correction2) / bias_correction1, passed as −step_size.
-  r.neg_step_size = -(o.lr() * bc.bc2_sqrt / bc.bc1);
-  launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
+  auto fill = [&](auto& r) {
+    r.l2 = o.weight_decay();
+    r.beta1 = b1;
+    r.beta2 = b2;
+    r.one_minus_beta1 = 1 - b1;
+    r.one_minus_beta2 = 1 - b2;
+    r.eps = o.eps();
+    // step_size = lr * math.sqrt(bias_correction2) / bias_correction1, passed as −step_size.
+    r.neg_step_size = -(o.lr() * bc.bc2_sqrt / bc.bc1);
+    launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
+  };
+  if (o.weight_decay() != 0) {  // grad.add_(weight_decay, p) only when weight_decay != 0
+    kernels::DiffGradRule<true> r;
+    fill(r);
+  } else {
+    kernels::DiffGradRule<false> r;
+    fill(r);
+  }
 }
 
 }  // namespace descent
