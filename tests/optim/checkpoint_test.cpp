@@ -6,6 +6,7 @@
 
 #include <torch/serialize.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -154,21 +155,13 @@ void expect_refused(Target& t, const std::string& path, const std::vector<std::s
 
 const Shapes kRefShapes = {{4, 5}, {7}, {}};
 
-// The variant with the most state (so that refusals are tested against real buffers).
-std::pair<std::string, OptionMap> stateful_variant(const std::string& name) {
-  auto vs = variants_for(name);
-  for (const auto& v : vs)
-    if (v.first == "momentum" || v.first == "amsgrad") return v;
-  return vs.front();
-}
-
 TEST_P(Checkpoint, RefusesTruncatedFile) {
   const std::string name = GetParam();
   const auto [label, opts] = stateful_variant(name);
   const std::string src = write_checkpoint(name, opts, kRefShapes, "src");
   const std::string bytes = read_bytes(src);
   const std::string cut = temp_path("cut");
-  for (std::size_t len : {std::size_t{0}, std::size_t{100}, bytes.size() / 2, bytes.size() - 64, bytes.size() - 1}) {
+  for (std::size_t len : {std::size_t{0}, bytes.size() / 2, bytes.size() - 1}) {
     SCOPED_TRACE("truncated to " + std::to_string(len) + " of " + std::to_string(bytes.size()) + " bytes");
     write_bytes(cut, bytes.substr(0, len));
     Target t = make_target(name, opts, kRefShapes);
@@ -228,11 +221,12 @@ TEST_P(Checkpoint, CorruptedStateRecordsAreRefusedOrHarmless) {
   const Snapshot good = snapshot(*ref);
 
   std::vector<std::size_t> positions;
+  int tensors = 0;
   for (const auto& r : records) {
     if (r.size == 0) continue;
-    if (r.name.rfind("data/", 0) == 0) positions.push_back(r.data + r.size / 2);
+    if (r.name.rfind("data/", 0) == 0 && tensors++ < 3) positions.push_back(r.data + r.size / 2);
     if (r.name == "data.pkl")
-      for (int k = 1; k < 8; ++k) positions.push_back(r.data + r.size * k / 8);
+      for (int k = 1; k < 4; ++k) positions.push_back(r.data + r.size * k / 4);
   }
   ASSERT_FALSE(positions.empty());
   const std::string bad = temp_path("flipped");
@@ -261,15 +255,19 @@ TEST_P(Checkpoint, CorruptedStateRecordsAreRefusedOrHarmless) {
   std::remove(bad.c_str());
 }
 
-TEST_P(Checkpoint, RefusesCheckpointOfEveryOtherOptimizer) {
+// Checkpoints of other optimizers: the next three in the registry (cyclically),
+// so that every optimizer is tested as source and as target.
+TEST_P(Checkpoint, RefusesCheckpointOfAnotherOptimizer) {
   const std::string name = GetParam();
-  for (const auto& other : optimizer_names()) {
-    if (other == name) continue;
+  const auto names = optimizer_names();
+  const std::size_t self = static_cast<std::size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  for (std::size_t k = 1; k <= 3 && k < names.size(); ++k) {
+    const std::string& other = names[(self + k) % names.size()];
     SCOPED_TRACE(other + " -> " + name);
     const std::string src = write_checkpoint(other, stateful_variant(other).second, kRefShapes, "other");
-    for (const auto& [label, opts] : variants_for(name)) {
-      SCOPED_TRACE(label);
-      Target t = make_target(name, opts, kRefShapes);
+    for (const auto& v : {variants_for(name).front(), stateful_variant(name)}) {
+      SCOPED_TRACE(v.first);
+      Target t = make_target(name, v.second, kRefShapes);
       expect_refused(t, src, {name, "'" + other + "'"});
     }
     std::remove(src.c_str());

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -102,6 +103,27 @@ inline std::vector<std::pair<std::string, OptionMap>> variants_for(const std::st
     out.emplace_back(label, opts);
   }
   return out;
+}
+
+// Optimizers whose reference couples its param groups, so that a group does
+// not behave like a single-group optimizer with that group's options. Each
+// entry says why; the per-group tests skip these (and say so).
+inline const std::map<std::string, std::string>& coupled_groups() {
+  static const std::map<std::string, std::string> m = {
+      {"prodigy",
+       "one step size d for all groups, with d_lr from the first group's lr "
+       "(kozistr/pytorch_optimizer Prodigy.step: group = self.param_groups[0])"},
+  };
+  return m;
+}
+
+// The first option variant that keeps state beyond the default (momentum,
+// amsgrad, ...), else the default.
+inline std::pair<std::string, OptionMap> stateful_variant(const std::string& name) {
+  auto vs = variants_for(name);
+  for (const auto& v : vs)
+    if (v.first == "momentum" || v.first == "amsgrad" || v.first == "centered") return v;
+  return vs.front();
 }
 
 // ---- tensors -------------------------------------------------------------------------
