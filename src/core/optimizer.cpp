@@ -6,13 +6,16 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cstring>
 #include <stdexcept>
 
 namespace descent {
 
 namespace {
 
-constexpr std::int64_t kFormatVersion = 1;
+// 2: adds descent/digest, a checksum over every option, step count, scalar and
+// state byte, so that a corrupted checkpoint is refused rather than loaded.
+constexpr std::int64_t kFormatVersion = 2;
 
 std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
 
@@ -34,6 +37,73 @@ std::int64_t read_int(torch::serialize::InputArchive& a, const std::string& key,
   c10::IValue v;
   if (!a.try_read(key, v) || !v.isInt()) refuse(opt, "missing or malformed '" + key + "'");
   return v.toInt();
+}
+
+// A 64-bit FNV-1a-style hash, 8 bytes at a time (fast on large state).
+class Digest {
+ public:
+  void bytes(const void* data, std::size_t n) {
+    const auto* b = static_cast<const unsigned char*>(data);
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      std::uint64_t w;
+      std::memcpy(&w, b + i, 8);
+      mix(w);
+    }
+    std::uint64_t tail = n;  // the length disambiguates the tail
+    for (; i < n; ++i) tail = (tail << 8) | b[i];
+    mix(tail);
+  }
+  void i64(std::int64_t v) { mix(static_cast<std::uint64_t>(v)); }
+  void f64(double v) {
+    std::uint64_t w;
+    std::memcpy(&w, &v, 8);
+    mix(w);
+  }
+  void str(const std::string& s) { bytes(s.data(), s.size()); }
+  void tensor(const torch::Tensor& t) {
+    if (!t.defined()) {
+      i64(-1);
+      return;
+    }
+    const auto c = t.contiguous().cpu();
+    str(c10::toString(c.scalar_type()));
+    for (auto d : c.sizes()) i64(d);
+    bytes(c.data_ptr(), c.nbytes());
+  }
+  std::int64_t value() const { return static_cast<std::int64_t>(h_); }
+
+ private:
+  void mix(std::uint64_t w) {
+    h_ ^= w;
+    h_ *= 0x100000001b3ULL;
+    h_ ^= h_ >> 29;
+  }
+  std::uint64_t h_ = 0xcbf29ce484222325ULL;
+};
+
+// The digest of everything save() writes for the base class: options (through
+// their exact describe()), group steps and scalars, and each state with its
+// parameter index.
+std::int64_t digest_of(const std::vector<const torch::optim::OptimizerOptions*>& options,
+                       const std::vector<GroupState>& groups,
+                       const std::vector<std::pair<std::int64_t, const ParamState*>>& states) {
+  Digest d;
+  for (const auto* o : options) {
+    const auto* typed = dynamic_cast<const OptionsBase*>(o);
+    d.str(typed != nullptr ? typed->describe() : std::string("?"));
+  }
+  for (const auto& g : groups) {
+    d.i64(g.step);
+    for (double x : g.scalars) d.f64(x);
+  }
+  for (const auto& [j, st] : states) {
+    d.i64(j);
+    d.i64(st->step);
+    for (double x : st->scalars) d.f64(x);
+    for (const auto& b : st->buffers) d.tensor(b);
+  }
+  return d.value();
 }
 
 }  // namespace
@@ -233,6 +303,20 @@ void Optimizer::save(torch::serialize::OutputArchive& archive) const {
   torch::serialize::OutputArchive ea(archive.compilation_unit());
   save_extra(ea);
   archive.write("extra", ea);
+
+  std::vector<const torch::optim::OptimizerOptions*> options;
+  std::vector<GroupState> groups;
+  std::vector<std::pair<std::int64_t, const ParamState*>> states;
+  j = 0;
+  for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) {
+    options.push_back(&param_groups_[gi].options());
+    groups.push_back(gi < group_states_.size() ? group_states_[gi] : GroupState{});
+    for (const auto& p : param_groups_[gi].params()) {
+      if (const ParamState* st = state_of(p)) states.emplace_back(j, st);
+      ++j;
+    }
+  }
+  archive.write("descent/digest", c10::IValue(digest_of(options, groups, states)));
 }
 
 void Optimizer::load(torch::serialize::InputArchive& archive) {
@@ -256,6 +340,7 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
   std::vector<std::unique_ptr<torch::optim::OptimizerOptions>> options;
   std::vector<GroupState> group_states;
   std::vector<std::pair<torch::Tensor, std::unique_ptr<ParamState>>> states;
+  std::vector<std::int64_t> state_index;  // each staged state's parameter index
   const std::size_t nscalars_group = group_scalar_names().size();
   std::int64_t j = 0;
   for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) {
@@ -316,11 +401,22 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
           expect.copy_(t);
         }
         states.emplace_back(p, std::move(st));
+        state_index.push_back(j);
       }
       ++j;
     }
     options.push_back(std::move(o));
     group_states.push_back(std::move(gs));
+  }
+  {
+    std::vector<const torch::optim::OptimizerOptions*> staged_options;
+    for (const auto& o : options) staged_options.push_back(o.get());
+    std::vector<std::pair<std::int64_t, const ParamState*>> staged;
+    for (std::size_t k = 0; k < states.size(); ++k) staged.emplace_back(state_index[k], states[k].second.get());
+    c10::IValue v;
+    if (!archive.try_read("descent/digest", v) || !v.isInt()) refuse(opt, "no checksum");
+    if (v.toInt() != digest_of(staged_options, group_states, staged))
+      refuse(opt, "checksum mismatch: the file is corrupted");
   }
   torch::serialize::InputArchive ea;
   std::function<void()> commit_extra = [] {};

@@ -31,16 +31,16 @@ bool Check::ok(double x) const {
 }
 
 bool Check::ok(const std::string& s) const {
-  if (choices.empty()) return true;
-  for (const auto& c : choices)
-    if (c == s) return true;
+  if (nchoices == 0) return true;
+  for (int i = 0; i < nchoices; ++i)
+    if (s == choices[i]) return true;
   return false;
 }
 
 std::string Check::describe() const {
-  if (!choices.empty()) {
+  if (nchoices > 0) {
     std::string s = "one of {";
-    for (std::size_t i = 0; i < choices.size(); ++i) s += (i ? ", " : "") + ("'" + choices[i] + "'");
+    for (int i = 0; i < nchoices; ++i) s += (i ? ", '" : "'") + std::string(choices[i]) + "'";
     return s + "}";
   }
   const bool no_lo = std::isinf(lo), no_hi = std::isinf(hi);
@@ -59,7 +59,8 @@ Check in_oc(double lo, double hi) { Check c = in_cc(lo, hi); c.lo_closed = false
 Check in_oo(double lo, double hi) { Check c = in_co(lo, hi); c.lo_closed = false; return c; }
 Check one_of(std::initializer_list<const char*> choices) {
   Check c;
-  for (const char* s : choices) c.choices.emplace_back(s);
+  if (choices.size() > c.choices.size()) throw std::logic_error("descent: one_of takes at most 16 choices");
+  for (const char* s : choices) c.choices[c.nchoices++] = s;
   return c;
 }
 
@@ -70,10 +71,20 @@ std::string format_value(std::int64_t v) { return std::to_string(v); }
 std::string format_value(bool v) { return v ? "true" : "false"; }
 std::string format_value(const std::string& v) { return "'" + v + "'"; }
 
-void throw_invalid(const std::string& optimizer, const char* option, const std::string& value,
-                   const Check& check, const std::string& why) {
-  throw OptionError(optimizer + ": invalid value " + value + " for option '" + option + "': " +
+void throw_invalid(const char* optimizer, const char* option, const std::string& value, const Check& check,
+                   const std::string& why) {
+  throw OptionError(std::string(optimizer) + ": invalid value " + value + " for option '" + option + "': " +
                     (why.empty() ? "must be " + check.describe() : why));
+}
+
+void throw_required(const char* optimizer, const char* option) {
+  throw OptionError(std::string(optimizer) + ": option '" + option + "' is required (it has no default)");
+}
+
+void throw_length(const char* optimizer, const char* option, const std::string& value, const Check& c) {
+  throw_invalid(optimizer, option, value, c,
+                c.size >= 0 ? "must have " + std::to_string(c.size) + " elements"
+                            : "must have at least " + std::to_string(c.min_size) + " elements");
 }
 
 void write_field(torch::serialize::OutputArchive& a, const std::string& key, double v) { a.write(key, c10::IValue(v)); }

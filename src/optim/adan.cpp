@@ -3,7 +3,7 @@
 #include <descent/optim/launch.h>
 #include <descent/optim/scalars.h>
 
-#include "optim/fixed_reduce.h"
+#include <descent/optim/launch.h>
 
 #include <cmath>
 
@@ -41,7 +41,7 @@ double Adan::clip_factor() {
     for (const auto& p : group.params()) {
       const torch::Tensor& g = p.grad();
       if (!g.defined()) continue;
-      const double sum = detail::reduce_fixed(GradSquares{}, p, g)[0];
+      const double sum = launch_reduce(GradSquares{}, p, g)[0];
       acc = acc + static_cast<float>(sum);
     }
   const float eps = static_cast<float>(cast(param_groups_.back().options()).eps());

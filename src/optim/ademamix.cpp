@@ -87,7 +87,7 @@ void AdEMAMix::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
     }
     kernels::AdemamixMomentsRule<D> first;
     first.a = a;
-    const auto sums = adaptive_lr::reduce(first, p, g, m, v, slow);
+    const auto sums = launch_reduce(first, p, g, m, v, slow);
     const double numel = static_cast<double>(p.numel());
     const bool single = adaptive_lr::single_precision(p);
     // step_size /= rms: the group's running step size (the reference's quirk).

@@ -77,7 +77,7 @@ void ADOPT::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSt
     }
     kernels::AdoptMomentsRule<D, C> first;
     first.a = a;
-    const auto sums = adaptive_lr::reduce(first, p, g, m, v);
+    const auto sums = launch_reduce(first, p, g, m, v);
     const double numel = static_cast<double>(p.numel());
     const bool single = adaptive_lr::single_precision(p);
     kernels::AdoptStep b = a;

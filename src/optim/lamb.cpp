@@ -83,7 +83,7 @@ void Lamb::update() {
       for (const auto& p : group.params()) {
         const torch::Tensor& g = p.grad();
         if (!g.defined()) continue;
-        const double sq = adaptive_lr::reduce(kernels::SumOfSquaresRule{}, p, g)[0];
+        const double sq = launch_reduce(kernels::SumOfSquaresRule{}, p, g)[0];
         if (adaptive_lr::single_precision(p)) {
           const float n = static_cast<float>(std::sqrt(sq));
           acc = acc + n * n;
@@ -124,7 +124,7 @@ void Lamb::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSta
     rule.one_minus_beta2 = 1.0 - b2;
     rule.eps = o.eps();
     rule.neg_step = -step_size;
-    return adaptive_lr::reduce(rule, p, g, st.buffer(0), st.buffer(1));
+    return launch_reduce(rule, p, g, st.buffer(0), st.buffer(1));
   };
   std::array<double, 2> sums{};
   switch (mode) {

@@ -2,7 +2,7 @@
 #include <descent/optim/lars.h>
 #include <descent/optim/launch.h>
 
-#include "optim/fixed_reduce.h"
+#include <descent/optim/launch.h>
 
 #include <cmath>
 
@@ -37,7 +37,7 @@ void LARS::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSta
   const bool momentum = o.momentum() > 0;
   double ratio = 1.0;
   if (scaled) {
-    const auto sums = detail::reduce_fixed(kernels::SquaredNorms{}, p, g);
+    const auto sums = launch_reduce(kernels::SquaredNorms{}, p, g);
     ratio = trust_ratio(sums[0], sums[1], o.trust_coefficient(), p.scalar_type() != at::kDouble);
   }
   torch::Tensor& mb = st.buffer(0);

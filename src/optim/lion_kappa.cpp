@@ -2,7 +2,7 @@
 #include <descent/optim/launch.h>
 #include <descent/optim/lion_kappa.h>
 
-#include "optim/fixed_reduce.h"
+#include <descent/optim/launch.h>
 
 #include <cmath>
 
@@ -36,7 +36,7 @@ void LionKappa::update_param(const torch::Tensor& p, const torch::Tensor& g, Par
     kernels::SignInterpolationSquares sq;
     sq.beta1 = o.betas()[0];
     sq.one_minus_beta1 = 1 - o.betas()[0];
-    const double norm = std::sqrt(detail::reduce_fixed(sq, p, g, st.buffer(0))[0]);
+    const double norm = std::sqrt(launch_reduce(sq, p, g, st.buffer(0))[0]);
     kernels::SignMomentumRule<true, kernels::SignDirection::scaled> r;
     fill(r);
     r.scale = norm > 0 && std::isfinite(norm) ? 1 / norm : 0.0;  // ∇K(0) = 0 (a subgradient)

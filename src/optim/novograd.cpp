@@ -51,7 +51,7 @@ void NovoGrad::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
   // The state is created from the first gradient this parameter gets.
   const bool first = st.step == 1;
 
-  const double sum_sq = adaptive_lr::reduce(kernels::SumOfSquaresRule{}, p, g)[0];
+  const double sum_sq = launch_reduce(kernels::SumOfSquaresRule{}, p, g)[0];
   const Scalars sc = adaptive_lr::single_precision(p) ? scalars<float>(sum_sq, st.scalars[0], first, b2, o.eps())
                                                       : scalars<double>(sum_sq, st.scalars[0], first, b2, o.eps());
   st.scalars[0] = sc.grads_ema;

@@ -78,7 +78,7 @@ void Prodigy::update() {
                                           [&](std::int64_t i) { return p0[i] - pp[i]; }, p.numel());
         sums[1] = kernels::reference_sum([&](std::int64_t i) { return std::abs(sp[i]); }, p.numel());
       } else {
-        sums = adaptive_lr::reduce(moments, p, g, st.buffer(1), st.buffer(2), st.buffer(3), st.buffer(0));
+        sums = launch_reduce(moments, p, g, st.buffer(1), st.buffer(2), st.buffer(3), st.buffer(0));
       }
       // d_numerator.add_(dot, alpha=...): one float32 element, which ATen's
       // AVX2 add kernel (the one the golden cases ran on) computes as a fused

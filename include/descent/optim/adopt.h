@@ -30,7 +30,7 @@ struct ADOPTOptions : Options<ADOPTOptions> {
   template <class V> void fields(V&& v) {
     v("lr", lr_, at_least(0));
     v("betas", betas_, in_co(0, 1));
-    static const Check kClipLambda = one_of({"step**0.25", "None"});  // built once: validate() runs every step
+    const Check kClipLambda = one_of({"step**0.25", "None"});
     v("clip_lambda", clip_lambda_, kClipLambda);
     v("weight_decay", weight_decay_, at_least(0));
     v("weight_decouple", weight_decouple_, any_bool());

@@ -105,10 +105,12 @@ void launch(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, co
 
 // ---- update-and-reduce rules (kernels::run_reduce) -------------------------------
 //
-// launch_reduce() runs a rule with kSums and returns the sums over the whole
-// tensor. Threads get fixed chunks and their partial sums are combined in chunk
-// order, so a result depends on the thread count only through that split.
-// Non-dense layouts are not supported here (callers pass contiguous tensors).
+// launch_reduce() runs a rule with kSums over one tensor and returns the sums
+// over the whole tensor. The tensor is cut into chunks whose boundaries depend
+// on its size only, the chunks run in parallel and their sums are added in
+// chunk order: the result is the same, bit for bit, for any thread count.
+// Dense tensors run in place; others on contiguous copies written back (which
+// allocates, as launch() does for such tensors).
 inline constexpr int kMaxReduceChunks = 64;
 
 namespace detail {
@@ -121,22 +123,50 @@ std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const torc
   x.g = reinterpret_cast<const Store*>(g.data_ptr());
   int k = 0;
   ((x.s[k++] = reinterpret_cast<kernels::state_t<Store>*>(s.data_ptr())), ...);
+  (void)k;
   const std::int64_t n = p.numel();
   std::array<double, Rule::kSums> out{};
-  const int threads = at::in_parallel_region() ? 1 : at::get_num_threads();
-  const std::int64_t chunks = std::min<std::int64_t>({threads, kMaxReduceChunks, (n + kParallelGrain - 1) / kParallelGrain});
-  if (chunks <= 1) {
+  const std::int64_t chunks =
+      std::max<std::int64_t>(1, std::min<std::int64_t>(kMaxReduceChunks, (n + kParallelGrain - 1) / kParallelGrain));
+  if (chunks == 1) {
     kernels::run_reduce(rule, x, 0, n, out.data());
     return out;
   }
   double partial[kMaxReduceChunks][Rule::kSums] = {};
   const std::int64_t per = (n + chunks - 1) / chunks;
-  at::parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
+  const auto body = [&](std::int64_t b, std::int64_t e) {
     for (std::int64_t c = b; c < e; ++c)
-      kernels::run_reduce(rule, x, c * per, std::min(n, (c + 1) * per), partial[c]);
-  });
+      kernels::run_reduce(rule, x, std::min(n, c * per), std::min(n, (c + 1) * per), partial[c]);
+  };
+  if (at::in_parallel_region()) body(0, chunks);
+  else at::parallel_for(0, chunks, 1, body);
   for (std::int64_t c = 0; c < chunks; ++c)
     for (int j = 0; j < Rule::kSums; ++j) out[j] += partial[c][j];
+  return out;
+}
+
+template <class Rule, class... S>
+std::array<double, Rule::kSums> launch_reduce_dense(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
+                                                     const S&... s) {
+  switch (p.scalar_type()) {
+    case at::kFloat: return launch_reduce_typed<Rule, float>(rule, p, g, s...);
+    case at::kDouble: return launch_reduce_typed<Rule, double>(rule, p, g, s...);
+    case at::kBFloat16: return launch_reduce_typed<Rule, c10::BFloat16>(rule, p, g, s...);
+    default: throw std::invalid_argument("descent: unsupported parameter dtype");
+  }
+}
+
+template <class Rule, std::size_t... I, class... S>
+std::array<double, Rule::kSums> launch_reduce_on_copies(const Rule& rule, const torch::Tensor& p,
+                                                         const torch::Tensor& g, std::index_sequence<I...>,
+                                                         const S&... s) {
+  torch::Tensor pc = p.contiguous();
+  std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
+  auto out = launch_reduce_dense(rule, pc, g.contiguous(), sc[I]...);
+  if (!pc.is_same(p)) p.copy_(pc);
+  const torch::Tensor* orig[] = {&s..., nullptr};
+  for (std::size_t k = 0; k < sizeof...(S); ++k)
+    if (!sc[k].is_same(*orig[k])) orig[k]->copy_(sc[k]);
   return out;
 }
 }  // namespace detail
@@ -145,14 +175,12 @@ template <class Rule, class... S>
 std::array<double, Rule::kSums> launch_reduce(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
                                               const S&... s) {
   static_assert(sizeof...(S) == Rule::kStates, "one state tensor per rule state");
-  const bool dense = p.is_contiguous() && g.is_contiguous() && (s.is_contiguous() && ...);
-  if (!dense) throw std::invalid_argument("descent: launch_reduce needs contiguous tensors");
-  switch (p.scalar_type()) {
-    case at::kFloat: return detail::launch_reduce_typed<Rule, float>(rule, p, g, s...);
-    case at::kDouble: return detail::launch_reduce_typed<Rule, double>(rule, p, g, s...);
-    case at::kBFloat16: return detail::launch_reduce_typed<Rule, c10::BFloat16>(rule, p, g, s...);
-    default: throw std::invalid_argument("descent: unsupported parameter dtype");
-  }
+  const at::ScalarType sdt = state_dtype(p.scalar_type());
+  (void)sdt;
+  ((s.scalar_type() == sdt ? void() : detail::bad_state_dtype(p.scalar_type(), s.scalar_type())), ...);
+  if (p.is_contiguous() && g.is_contiguous() && (s.is_contiguous() && ...))
+    return detail::launch_reduce_dense(rule, p, g, s...);
+  return detail::launch_reduce_on_copies(rule, p, g, std::index_sequence_for<S...>{}, s...);
 }
 
 }  // namespace descent

@@ -28,7 +28,7 @@ struct LionKappaOptions : Options<LionKappaOptions> {
     v("lr", lr_, at_least(0));
     v("betas", betas_, in_co(0, 1));
     v("weight_decay", weight_decay_, at_least(0));
-    static const Check kKappas = one_of({"l1", "l2", "huber"});  // built once: validate() runs every step
+    const Check kKappas = one_of({"l1", "l2", "huber"});
     v("kappa", kappa_, kKappas);
     v("huber_delta", huber_delta_, greater_than(0));
   }

@@ -19,6 +19,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <array>
+#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <initializer_list>
@@ -53,7 +54,10 @@ struct Check {
   bool hi_closed = true;
   int size = -1;                                 // list options: required length, -1 any
   int min_size = 0;                              // list options: minimum length
-  std::vector<std::string> choices;              // string options
+  // String options: the valid choices (string literals; stored without
+  // allocating, because options are validated at every step).
+  std::array<const char*, 16> choices{};
+  int nchoices = 0;
   bool finite = true;                            // reject NaN / inf
   bool required = false;                         // NaN default means "not given"
 
@@ -90,28 +94,26 @@ template <std::size_t N> std::string format_value(const std::array<double, N>& v
   return format_list(v.begin(), v.end());
 }
 
-[[noreturn]] void throw_invalid(const std::string& optimizer, const char* option,
+[[noreturn]] void throw_invalid(const char* optimizer, const char* option,
                                 const std::string& value, const Check& check,
                                 const std::string& why = "");
+[[noreturn]] void throw_required(const char* optimizer, const char* option);
+[[noreturn]] void throw_length(const char* optimizer, const char* option, const std::string& value, const Check& c);
 
 // Checks one value against its Check; throws OptionError if it is invalid.
+// Allocates nothing unless it throws (options are checked at every step).
 template <class T>
-void check_value(const std::string& optimizer, const char* name, const T& v, const Check& c) {
+void check_value(const char* optimizer, const char* name, const T& v, const Check& c) {
   if constexpr (std::is_same_v<T, bool>) {
     return;
   } else if constexpr (std::is_same_v<T, std::string>) {
     if (!c.ok(v)) throw_invalid(optimizer, name, format_value(v), c);
   } else if constexpr (std::is_arithmetic_v<T>) {
-    if (c.required && std::isnan(static_cast<double>(v)))
-      throw OptionError(optimizer + ": option '" + name + "' is required (it has no default)");
+    if (c.required && std::isnan(static_cast<double>(v))) throw_required(optimizer, name);
     if (!c.ok(static_cast<double>(v))) throw_invalid(optimizer, name, format_value(v), c);
   } else {  // std::vector<double> or std::array<double, N>
     const int n = static_cast<int>(v.size());
-    if ((c.size >= 0 && n != c.size) || n < c.min_size) {
-      throw_invalid(optimizer, name, format_value(v), c,
-                    c.size >= 0 ? "must have " + std::to_string(c.size) + " elements"
-                                : "must have at least " + std::to_string(c.min_size) + " elements");
-    }
+    if ((c.size >= 0 && n != c.size) || n < c.min_size) throw_length(optimizer, name, format_value(v), c);
     for (double x : v)
       if (!c.ok(x)) throw_invalid(optimizer, name, format_value(v), c, "each element must be " + c.describe());
   }

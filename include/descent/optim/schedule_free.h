@@ -25,18 +25,6 @@
 
 namespace descent {
 
-namespace detail {
-// Options::validate() for options whose optimizer name does not fit in
-// std::string's small-string buffer: the name is converted once, so the
-// per-step validation allocates nothing.
-template <class O>
-void validate_with_static_name(const O& o) {
-  static const std::string name = O::kOptimizer;
-  const_cast<O&>(o).fields([&](const char* n, const auto& member, const Check& c) { check_value(name, n, member, c); });
-  o.check_consistency();
-}
-}  // namespace detail
-
 struct ScheduleFreeAdamWOptions : Options<ScheduleFreeAdamWOptions> {
   static constexpr const char* kOptimizer = "schedule_free_adamw";
   explicit ScheduleFreeAdamWOptions(double lr = 0.0025) { this->lr(lr); }
@@ -63,9 +51,6 @@ struct ScheduleFreeAdamWOptions : Options<ScheduleFreeAdamWOptions> {
   }
   // The interpolation weight between x and z that gives y (β1).
   double averaging_beta() const { return betas()[0]; }
-  // As Options::validate, with the name built once: the name is longer than
-  // std::string's small-string buffer, and validate() runs every step.
-  void validate() const override { detail::validate_with_static_name(*this); }
 };
 
 struct ScheduleFreeSGDOptions : Options<ScheduleFreeSGDOptions> {
@@ -89,7 +74,6 @@ struct ScheduleFreeSGDOptions : Options<ScheduleFreeSGDOptions> {
     v("weight_lr_power", weight_lr_power_, any_number());
   }
   double averaging_beta() const { return momentum(); }
-  void validate() const override { detail::validate_with_static_name(*this); }
 };
 
 namespace detail {
