@@ -28,57 +28,7 @@ using descent::kernels::state_t;
 using descent::testing::from_double;
 using descent::testing::same_bits;
 using descent::testing::sweep;
-
-// run_reduce on both paths: parameters, states and sums identical.
-template <class Rule, class T>
-void compare_reduce_paths(const Rule& rule, std::int64_t n, std::int64_t offset, double state_lo) {
-  using S = state_t<T>;
-  std::mt19937 rng(static_cast<unsigned>(n * 977 + offset));
-  std::uniform_real_distribution<double> u(-2.0, 2.0), pos(0.0, 2.0);
-  const std::int64_t len = n + offset;
-  std::vector<T> p(len), g(len);
-  std::vector<std::vector<S>> s(Rule::kStates > 0 ? Rule::kStates : 1, std::vector<S>(len));
-  for (std::int64_t i = 0; i < len; ++i) {
-    p[i] = from_double<T>(u(rng));
-    g[i] = from_double<T>(u(rng));
-    for (int k = 0; k < Rule::kStates; ++k) s[k][i] = static_cast<S>(state_lo < 0 ? u(rng) : pos(rng));
-  }
-  auto p2 = p;
-  auto s2 = s;
-  auto span = [&](std::vector<T>& pp, std::vector<std::vector<S>>& ss) {
-    Span<T> x;
-    x.p = pp.data() + offset;
-    x.g = g.data() + offset;
-    for (int k = 0; k < Rule::kStates; ++k) x.s[k] = ss[k].data() + offset;
-    return x;
-  };
-  for (int step = 0; step < 3; ++step) {
-    double a[Rule::kSums] = {}, b[Rule::kSums] = {};
-    descent::kernels::run_reduce(rule, span(p, s), 0, n, a, Path::vector);
-    descent::kernels::run_reduce(rule, span(p2, s2), 0, n, b, Path::scalar);
-    for (int k = 0; k < Rule::kSums; ++k)
-      ASSERT_TRUE(same_bits(a[k], b[k])) << "sum " << k << " n=" << n << " offset=" << offset;
-  }
-  for (std::int64_t i = 0; i < len; ++i) {
-    ASSERT_TRUE(same_bits(p[i], p2[i])) << "param " << i << " n=" << n << " offset=" << offset;
-    for (int k = 0; k < Rule::kStates; ++k)
-      ASSERT_TRUE(same_bits(s[k][i], s2[k][i])) << "state " << k << " at " << i << " n=" << n;
-  }
-}
-
-template <class Rule>
-void sweep_reduce(const Rule& rule, double state_lo = -1.0) {
-  using descent::kernels::bf16;
-  for (std::int64_t offset : {0, 1, 3}) {
-    for (std::int64_t n = 0; n <= 70; ++n) {
-      compare_reduce_paths<Rule, float>(rule, n, offset, state_lo);
-      compare_reduce_paths<Rule, double>(rule, n, offset, state_lo);
-      compare_reduce_paths<Rule, bf16>(rule, n, offset, state_lo);
-    }
-    compare_reduce_paths<Rule, float>(rule, 100003, offset, state_lo);
-    compare_reduce_paths<Rule, double>(rule, 100003, offset, state_lo);
-  }
-}
+using descent::testing::sweep_reduce;
 
 descent::kernels::ZooGrad zoo_grad(double gsign) {
   descent::kernels::ZooGrad z;
