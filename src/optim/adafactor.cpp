@@ -32,7 +32,9 @@ template <class F> void with_momentum(kernels::Momentum m, F&& f) {
   switch (m) {
     case kernels::Momentum::none: f(Mom<kernels::Momentum::none>{}); break;
     case kernels::Momentum::lerp: f(Mom<kernels::Momentum::lerp>{}); break;
-    default: f(Mom<kernels::Momentum::rounded>{}); break;
+    case kernels::Momentum::bf16: f(Mom<kernels::Momentum::bf16>{}); break;
+    case kernels::Momentum::f16: f(Mom<kernels::Momentum::f16>{}); break;
+    default: f(Mom<kernels::Momentum::f32>{}); break;
   }
 }
 
@@ -85,10 +87,11 @@ void Adafactor::update_param(const torch::Tensor& param, const torch::Tensor& gr
   c.w2 = w2;
   c.bias_correction2 = w2;
   c.w1 = 1.0 - o.betas()[0];
-  c.rounding = md == "bfloat16" ? kernels::Rounding::bf16 : md == "float16" ? kernels::Rounding::f16 : kernels::Rounding::f32;
-  const kernels::Momentum mode = !momentum           ? kernels::Momentum::none
-                                 : md == "float64" ? kernels::Momentum::lerp
-                                                   : kernels::Momentum::rounded;
+  const kernels::Momentum mode = !momentum             ? kernels::Momentum::none
+                                 : md == "float64"   ? kernels::Momentum::lerp
+                                 : md == "bfloat16"  ? kernels::Momentum::bf16
+                                 : md == "float16"   ? kernels::Momentum::f16
+                                                     : kernels::Momentum::f32;
 
   const torch::Tensor p = param.is_contiguous() ? param : param.contiguous();
   const torch::Tensor g = grad.is_contiguous() ? grad : grad.contiguous();

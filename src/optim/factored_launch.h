@@ -111,6 +111,18 @@ GridSums<Rule> launch_grid_typed(const Rule& rule, const kernels::Grid& grid, co
   }
   if (n == 0) return out;
   const bool threads = at::get_num_threads() > 1 && !at::in_parallel_region();
+  const bool avx2 = kernels::grid_avx2_available();
+  // kernels::run_grid, or its AVX2/FMA build where the CPU has it (same bits).
+  auto run = [&](std::int64_t b, std::int64_t e, double* rs, double* cs, std::int64_t cb0, double* sums) {
+#ifdef DESCENT_GRID_AVX2
+    if (avx2) {
+      kernels::run_grid_avx2(rule, x, grid, b, e, rf, cf, rs, cs, cb0, sums);
+      return;
+    }
+#endif
+    (void)avx2;
+    kernels::run_grid(rule, x, grid, b, e, rf, cf, rs, cs, cb0, sums);
+  };
   auto for_chunks = [&](std::int64_t chunks, const auto& body) {
     if (chunks > 1 && threads) {
       at::parallel_for(0, chunks, 1, [&](std::int64_t b, std::int64_t e) {
@@ -127,7 +139,7 @@ GridSums<Rule> launch_grid_typed(const Rule& rule, const kernels::Grid& grid, co
     const std::int64_t per = std::max<std::int64_t>(kParallelGrain, (n + kMaxGridChunks - 1) / kMaxGridChunks);
     const std::int64_t chunks = (n + per - 1) / per;
     for_chunks(chunks, [&](std::int64_t c) {
-      kernels::run_grid(rule, x, grid, c * per, std::min(n, (c + 1) * per), rf, cf, nullptr, nullptr, 0, partial[c]);
+      run(c * per, std::min(n, (c + 1) * per), nullptr, nullptr, 0, partial[c]);
     });
     for (std::int64_t c = 0; c < chunks; ++c)
       for (int j = 0; j < K; ++j) out[j] += partial[c][j];
@@ -139,7 +151,7 @@ GridSums<Rule> launch_grid_typed(const Rule& rule, const kernels::Grid& grid, co
                                                     (nrows + kMaxGridChunks - 1) / kMaxGridChunks);
     const std::int64_t chunks = (nrows + per - 1) / per;
     if (chunks == 1) {
-      kernels::run_grid(rule, x, grid, 0, n, rf, cf, row_sum, col_sum, 0, partial[0]);
+      run(0, n, row_sum, col_sum, 0, partial[0]);
     } else {
       std::int64_t offset[kMaxGridChunks + 1];
       offset[0] = 0;
@@ -151,8 +163,7 @@ GridSums<Rule> launch_grid_typed(const Rule& rule, const kernels::Grid& grid, co
       std::fill(parts, parts + offset[chunks], 0.0);
       for_chunks(chunks, [&](std::int64_t c) {
         const std::int64_t r0 = c * per, r1 = std::min(nrows, (c + 1) * per);
-        kernels::run_grid(rule, x, grid, r0 * cols, r1 * cols, rf, cf, row_sum, parts + offset[c], r0 / grid.rows,
-                          partial[c]);
+        run(r0 * cols, r1 * cols, row_sum, parts + offset[c], r0 / grid.rows, partial[c]);
       });
       for (std::int64_t c = 0; c < chunks; ++c) {
         const std::int64_t b0 = (c * per) / grid.rows;
@@ -175,6 +186,7 @@ GridSums<Rule> launch_grid(const Rule& rule, const kernels::Grid& grid, const to
                            double* col_sum, std::vector<double>& scratch, const S&... s) {
   static_assert(sizeof...(S) == Rule::kStates, "one state tensor per rule state");
   const at::ScalarType sdt = state_dtype(p.scalar_type());
+  (void)sdt;
   ((s.scalar_type() == sdt ? void() : bad_state_dtype(p.scalar_type(), s.scalar_type())), ...);
   if (!p.is_contiguous() || !g.is_contiguous() || !(s.is_contiguous() && ...))
     throw std::logic_error("descent: launch_grid needs contiguous tensors");

@@ -44,7 +44,7 @@ struct AsElementwise {
 
 template <class G> AsElementwise<G> elementwise(const G& g) { return AsElementwise<G>{g, 0.75}; }
 
-k::AdafactorScalars adafactor_scalars(k::Rounding r) {
+k::AdafactorScalars adafactor_scalars() {
   k::AdafactorScalars c;
   c.gsign = -1;
   c.eps1 = 1e-3;
@@ -53,7 +53,6 @@ k::AdafactorScalars adafactor_scalars(k::Rounding r) {
   c.factor = 0.6;
   c.lr = 0.01;
   c.w1 = 0.1;
-  c.rounding = r;
   c.decay = 0.999;
   c.cautious_scale = 1.7;
   return c;
@@ -61,16 +60,15 @@ k::AdafactorScalars adafactor_scalars(k::Rounding r) {
 
 template <bool F, bool Am>
 void sweep_adafactor() {
-  const auto c = adafactor_scalars(k::Rounding::bf16);
+  const auto c = adafactor_scalars();
   sweep(elementwise(k::AdafactorPrecondition<F, Am>{c}), 0.0);
   sweep(elementwise(k::AdafactorApply<F, Am, k::Momentum::none>{c}), 0.0);
   sweep(elementwise(k::AdafactorApply<F, Am, k::Momentum::lerp>{c}), 0.0);
+  sweep(elementwise(k::AdafactorApply<F, Am, k::Momentum::bf16>{c}), 0.0);
+  sweep(elementwise(k::AdafactorApply<F, Am, k::Momentum::f16>{c}), 0.0);
+  sweep(elementwise(k::AdafactorApply<F, Am, k::Momentum::f32>{c}), 0.0);
   sweep(elementwise(k::AdafactorMomentum<F, Am, k::Momentum::lerp>{c}), 0.0);
-  for (auto r : {k::Rounding::bf16, k::Rounding::f16, k::Rounding::f32}) {
-    const auto cr = adafactor_scalars(r);
-    sweep(elementwise(k::AdafactorApply<F, Am, k::Momentum::rounded>{cr}), 0.0);
-    sweep(elementwise(k::AdafactorMomentum<F, Am, k::Momentum::rounded>{cr}), 0.0);
-  }
+  sweep(elementwise(k::AdafactorMomentum<F, Am, k::Momentum::bf16>{c}), 0.0);
 }
 
 TEST(FactoredVectorScalar, Adafactor) {
@@ -79,7 +77,7 @@ TEST(FactoredVectorScalar, Adafactor) {
   sweep_adafactor<true, false>();
   sweep_adafactor<true, true>();
   sweep(elementwise(k::AdafactorSquares{1e-30}));
-  sweep(elementwise(k::AdafactorCautious{adafactor_scalars(k::Rounding::bf16)}));
+  sweep(elementwise(k::AdafactorCautious{adafactor_scalars()}));
 }
 
 k::CameScalars came_scalars() {
@@ -209,6 +207,78 @@ TEST(GridDriver, VectorEqualsScalarAndIndexesRowsAndColumns) {
           check_grid<double>(grid, b, e, false);
         }
   }
+}
+
+// The AVX2/FMA build of the grid driver (launch_grid uses it where the CPU
+// has it) against the baseline build's scalar path, for the real rules.
+template <class Rule, class T>
+void compare_avx2(const Rule& rule, const k::Grid& grid) {
+  using S = k::state_t<T>;
+  const std::int64_t n = grid.numel(), nrow = grid.batches * grid.rows, ncol = grid.batches * grid.cols;
+  std::mt19937 rng(static_cast<unsigned>(n));
+  std::uniform_real_distribution<double> u(-2, 2), pos(0.01, 2);
+  std::vector<T> p(n), g(n);
+  std::vector<std::vector<S>> st(k::kMaxStates, std::vector<S>(n));
+  for (std::int64_t i = 0; i < n; ++i) {
+    p[i] = descent::testing::from_double<T>(u(rng));
+    g[i] = descent::testing::from_double<T>(u(rng));
+    for (auto& s : st) s[i] = static_cast<S>(pos(rng));
+  }
+  std::vector<double> rf(nrow), cf(ncol);
+  for (auto& x : rf) x = static_cast<double>(static_cast<k::compute_t<T>>(pos(rng)));
+  for (auto& x : cf) x = static_cast<double>(static_cast<k::compute_t<T>>(pos(rng)));
+  auto p2 = p;
+  auto st2 = st;
+  std::vector<double> rs1(nrow), rs2(nrow), cs1(ncol), cs2(ncol);
+  double s1[4] = {}, s2[4] = {};
+  k::Span<T> x{p.data(), g.data(), {}};
+  k::Span<T> y{p2.data(), g.data(), {}};
+  for (int i = 0; i < k::kMaxStates; ++i) {
+    x.s[i] = st[i].data();
+    y.s[i] = st2[i].data();
+  }
+  for (int step = 0; step < 2; ++step) {
+    k::run_grid_avx2(rule, x, grid, 0, n, rf.data(), cf.data(), rs1.data(), cs1.data(), 0, s1);
+    k::run_grid(rule, y, grid, 0, n, rf.data(), cf.data(), rs2.data(), cs2.data(), 0, s2, k::Path::scalar);
+  }
+  ASSERT_EQ(0, std::memcmp(p.data(), p2.data(), n * sizeof(T)));
+  for (int i = 0; i < k::kMaxStates; ++i) ASSERT_EQ(0, std::memcmp(st[i].data(), st2[i].data(), n * sizeof(S)));
+  ASSERT_EQ(0, std::memcmp(rs1.data(), rs2.data(), nrow * sizeof(double)));
+  ASSERT_EQ(0, std::memcmp(cs1.data(), cs2.data(), ncol * sizeof(double)));
+  ASSERT_EQ(0, std::memcmp(s1, s2, sizeof s1));
+}
+
+template <class Rule>
+void compare_avx2_all(const Rule& rule) {
+  for (const k::Grid& grid : {k::Grid{1, 1, 1}, k::Grid{1, 1, 1000}, k::Grid{3, 17, 70}, k::Grid{2, 64, 129}}) {
+    compare_avx2<Rule, float>(rule, grid);
+    compare_avx2<Rule, double>(rule, grid);
+    compare_avx2<Rule, k::bf16>(rule, grid);
+  }
+}
+
+TEST(GridDriver, Avx2BuildGivesTheSameBits) {
+#ifdef DESCENT_GRID_AVX2
+  if (!k::grid_avx2_available()) GTEST_SKIP() << "no AVX2/FMA on this CPU";
+  const auto a = adafactor_scalars();
+  compare_avx2_all(k::AdafactorSquares{1e-30});
+  compare_avx2_all(k::AdafactorPrecondition<false, true>{a});
+  compare_avx2_all(k::AdafactorPrecondition<true, false>{a});
+  compare_avx2_all(k::AdafactorApply<true, false, k::Momentum::bf16>{a});
+  compare_avx2_all(k::AdafactorApply<false, true, k::Momentum::f16>{a});
+  compare_avx2_all(k::AdafactorApply<true, true, k::Momentum::f32>{a});
+  compare_avx2_all(k::AdafactorApply<false, false, k::Momentum::lerp>{a});
+  compare_avx2_all(k::AdafactorMomentum<true, false, k::Momentum::bf16>{a});
+  compare_avx2_all(k::AdafactorCautious{a});
+  const auto c = came_scalars();
+  compare_avx2_all(k::CamePrecondition<false, true>{c});
+  compare_avx2_all(k::CameApply<true>{c});
+  compare_avx2_all(k::CameResidual<false>{c});
+  compare_avx2_all(k::CameResidual<true>{c});
+  compare_avx2_all(k::CameStep{c});
+#else
+  GTEST_SKIP() << "no AVX2 build of the grid driver with this compiler";
+#endif
 }
 
 // ---- reduced-precision emulation against LibTorch -------------------------------------------

@@ -44,9 +44,11 @@ namespace descent::kernels {
 
 // How the first moment is kept.
 enum class Momentum : int {
-  none = 0,     // β1 = None: no first moment
-  lerp = 1,     // momentum_dtype float64: lerp in double (moments.h)
-  rounded = 2,  // float32 / bfloat16 / float16: float32 fma-lerp, rounded
+  none = 0,  // β1 = None: no first moment
+  lerp = 1,  // momentum_dtype float64: lerp in double (moments.h)
+  bf16 = 2,  // bfloat16, float16, float32: float32 fma-lerp, rounded to the dtype
+  f16 = 3,
+  f32 = 4,
 };
 
 struct AdafactorScalars {
@@ -57,7 +59,6 @@ struct AdafactorScalars {
   double factor = 1;       // min(RMS(U)/clip, 1)
   double lr = 0;           // lr_t
   double w1 = 0.1;         // 1 − β1: weight of the momentum lerp
-  Rounding rounding = Rounding::bf16;
   double decay = 1;        // 1 − wd·lr_t (or 1 − wd): decoupled weight decay factor
   double cautious_scale = 1;
 };
@@ -81,9 +82,10 @@ inline A adafactor_momentum(A u, A& m, const AdafactorScalars& c) {
   if constexpr (M == Momentum::lerp) {
     m = static_cast<A>(lerp<double>(static_cast<double>(m), static_cast<double>(u), c.w1));
     return m;
-  } else if constexpr (M == Momentum::rounded) {
-    const float e = round_to(static_cast<float>(u), c.rounding);
-    m = static_cast<A>(round_to(lerp_fma(static_cast<float>(m), e, static_cast<float>(c.w1)), c.rounding));
+  } else if constexpr (M != Momentum::none) {
+    constexpr Rounding R = M == Momentum::bf16 ? Rounding::bf16 : M == Momentum::f16 ? Rounding::f16 : Rounding::f32;
+    const float e = round_to<R>(static_cast<float>(u));
+    m = static_cast<A>(round_to<R>(lerp_fma(static_cast<float>(m), e, static_cast<float>(c.w1))));
     return m;
   } else {
     return u;

@@ -22,11 +22,12 @@
 //     static constexpr unsigned kStoreStates;  // bit k: s[k] is written back
 //     template <class A> void operator()(A& p, A g, A pre, A* s, A* terms, A& rc) const;
 //
-// run_grid() applies it to the elements [begin, end) of one tensor in one pass.
-// Per-tensor sums and row sums are accumulated in kLanes double lanes (the lane
-// of an element is its position modulo kLanes within its row segment), column
-// sums in row order; the vector and the scalar path run the same operations in
-// the same order and give identical bits.
+// run_grid() applies it to the elements [begin, end) of one tensor in one pass,
+// a tile of kTile elements at a time. Per-tensor sums and row sums are
+// accumulated in kLanes double lanes (the lane of an element is its position
+// modulo kLanes within its row segment), column sums in row order; the vector
+// and the scalar path run the same operations in the same order and give
+// identical bits.
 #pragma once
 
 #include <descent/kernels/elementwise.h>
@@ -98,10 +99,16 @@ inline float half_bits_to_float(std::uint16_t h) {
 // momentum_dtype), as a rounding of float32 values.
 enum class Rounding : int { f32 = 0, bf16 = 1, f16 = 2 };
 
+template <Rounding R> inline float round_to(float x) {
+  if constexpr (R == Rounding::bf16) return to_float(to_bf16(x));
+  else if constexpr (R == Rounding::f16) return half_bits_to_float(to_half_bits(x));
+  else return x;
+}
+
 inline float round_to(float x, Rounding r) {
   switch (r) {
-    case Rounding::bf16: return to_float(to_bf16(x));
-    case Rounding::f16: return half_bits_to_float(to_half_bits(x));
+    case Rounding::bf16: return round_to<Rounding::bf16>(x);
+    case Rounding::f16: return round_to<Rounding::f16>(x);
     default: return x;
   }
 }
@@ -111,6 +118,8 @@ inline float round_to(float x, Rounding r) {
 // bfloat16 and float16:
 //   |w| < 0.5:  fma(w, e − s, s)        else  fma(w − 1, e − s, e)
 // (moments.h's lerp is the same without the fusion; it differs in the last bit.)
+// std::fma is correctly rounded everywhere: an instruction in run_grid's
+// AVX2/FMA build (below), a libm call (hardware or software) otherwise.
 inline float lerp_fma(float s, float e, float w) {
   const float d = e - s;
   return std::abs(w) < 0.5f ? std::fma(w, d, s) : std::fma(w - 1.0f, d, e);
@@ -135,6 +144,12 @@ inline void grid_element(const Rule& rule, T* __restrict p, const T* __restrict 
 }
 }  // namespace detail
 
+// Elements per tile: the element loop runs over a tile (vectorised), writing
+// each element's sums and row/column value to small arrays; they are then
+// added to the lanes.
+inline constexpr int kTile = 64;
+static_assert(kTile % kLanes == 0, "tiles hold whole lane groups");
+
 // Applies `rule` to elements [begin, end) of a tensor laid out as `grid`.
 //  * rf, cf (when Rule::kPre): row factors [batches·rows] and column factors
 //    [batches·cols], values of the compute type stored as double;
@@ -142,10 +157,12 @@ inline void grid_element(const Rule& rule, T* __restrict p, const T* __restrict 
 //    total (begin and end must then be row boundaries); col_sum[(b − col_batch0)·cols + c]
 //    is added to;
 //  * sums[0..kSums) is added to.
+namespace detail {
 template <class Rule, class T>
-void run_grid(const Rule& rule, Span<T> x, const Grid& grid, std::int64_t begin, std::int64_t end,
-              const double* rf, const double* cf, double* row_sum, double* col_sum, std::int64_t col_batch0,
-              double* sums, Path path = Path::vector) {
+__attribute__((always_inline)) inline void run_grid_impl(const Rule& rule, Span<T> x, const Grid& grid,
+                                                         std::int64_t begin, std::int64_t end, const double* rf,
+                                                         const double* cf, double* row_sum, double* col_sum,
+                                                         std::int64_t col_batch0, double* sums, Path path) {
   using A = compute_t<T>;
   constexpr int K = Rule::kSums > 0 ? Rule::kSums : 1;
   static_assert(Rule::kStates <= kMaxStates, "raise kMaxStates");
@@ -157,6 +174,8 @@ void run_grid(const Rule& rule, Span<T> x, const Grid& grid, std::int64_t begin,
   const std::int64_t cols = grid.cols, rows = grid.rows;
   const bool scalar = path == Path::scalar;
   double acc[K][kLanes] = {};
+  A tt[K][kTile];  // this tile's sums terms
+  A rct[kTile];    // and row/column values
   std::int64_t i = begin;
   while (i < end) {
     const std::int64_t row = i / cols;
@@ -168,32 +187,42 @@ void run_grid(const Rule& rule, Span<T> x, const Grid& grid, std::int64_t begin,
     double* csb = Rule::kRowCol ? col_sum + (b - col_batch0) * cols : nullptr;
     double racc[kLanes] = {};
     const std::int64_t base = row * cols;
-    std::int64_t c = c0;
-    for (; c + kLanes <= c1; c += kLanes) {
-      for (int l = 0; l < kLanes; ++l) {
+    for (std::int64_t t0 = c0; t0 < c1; t0 += kTile) {
+      const int len = static_cast<int>(c1 - t0 < kTile ? c1 - t0 : kTile);
+      auto element = [&](int j) {
         A terms[K];
         A rc = A(0);
-        const A pre = Rule::kPre ? rfa * static_cast<A>(cfb[c + l]) : A(0);
-        detail::grid_element(r, p, g, s, base + c + l, pre, terms, rc);
+        const A pre = Rule::kPre ? rfa * static_cast<A>(cfb[t0 + j]) : A(0);
+        detail::grid_element(r, p, g, s, base + t0 + j, pre, terms, rc);
         if constexpr (Rule::kSums > 0)
-          for (int k = 0; k < K; ++k) acc[k][l] += static_cast<double>(terms[k]);
-        if constexpr (Rule::kRowCol) {
-          racc[l] += static_cast<double>(rc);
-          csb[c + l] += static_cast<double>(rc);
+          for (int k = 0; k < K; ++k) tt[k][j] = terms[k];
+        if constexpr (Rule::kRowCol) rct[j] = rc;
+      };
+      if (scalar) {
+        for (int j = 0; j < len; ++j) {
+          element(j);
+          asm volatile("" ::: "memory");  // keeps this loop scalar
         }
-        if (scalar) asm volatile("" ::: "memory");
+      } else {
+#pragma GCC ivdep
+        for (int j = 0; j < len; ++j) element(j);
       }
-    }
-    for (int l = 0; c < c1; ++c, ++l) {
-      A terms[K];
-      A rc = A(0);
-      const A pre = Rule::kPre ? rfa * static_cast<A>(cfb[c]) : A(0);
-      detail::grid_element(r, p, g, s, base + c, pre, terms, rc);
-      if constexpr (Rule::kSums > 0)
-        for (int k = 0; k < K; ++k) acc[k][l] += static_cast<double>(terms[k]);
+      // Lanes: element j of the tile goes to lane j mod kLanes (tiles start at
+      // multiples of kLanes from the segment's start).
+      if constexpr (Rule::kSums > 0) {
+        for (int k = 0; k < K; ++k) {
+          int j = 0;
+          for (; j + kLanes <= len; j += kLanes)
+            for (int l = 0; l < kLanes; ++l) acc[k][l] += static_cast<double>(tt[k][j + l]);
+          for (int l = 0; j < len; ++j, ++l) acc[k][l] += static_cast<double>(tt[k][j]);
+        }
+      }
       if constexpr (Rule::kRowCol) {
-        racc[l] += static_cast<double>(rc);
-        csb[c] += static_cast<double>(rc);
+        int j = 0;
+        for (; j + kLanes <= len; j += kLanes)
+          for (int l = 0; l < kLanes; ++l) racc[l] += static_cast<double>(rct[j + l]);
+        for (int l = 0; j < len; ++j, ++l) racc[l] += static_cast<double>(rct[j]);
+        for (int jj = 0; jj < len; ++jj) csb[t0 + jj] += static_cast<double>(rct[jj]);
       }
     }
     if constexpr (Rule::kRowCol) {
@@ -211,6 +240,39 @@ void run_grid(const Rule& rule, Span<T> x, const Grid& grid, std::int64_t begin,
     }
   }
 }
+}  // namespace detail
+
+template <class Rule, class T>
+void run_grid(const Rule& rule, Span<T> x, const Grid& grid, std::int64_t begin, std::int64_t end,
+              const double* rf, const double* cf, double* row_sum, double* col_sum, std::int64_t col_batch0,
+              double* sums, Path path = Path::vector) {
+  detail::run_grid_impl(rule, x, grid, begin, end, rf, cf, row_sum, col_sum, col_batch0, sums, path);
+}
+
+// The same, compiled for AVX2 and FMA (x86-64 with GCC): wider vectors, and
+// the fused multiply-adds of lerp_fma as instructions, so the reduced-precision
+// momentum vectorises. Every operation is an IEEE basic operation, a conversion
+// or an explicit correctly rounded fma, and contraction stays off, so the
+// results are bit-identical to run_grid's. Call it only where
+// grid_avx2_available() (launch_grid does).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DESCENT_GRID_AVX2 1
+template <class Rule, class T>
+__attribute__((target("avx2,fma"))) void run_grid_avx2(const Rule& rule, Span<T> x, const Grid& grid,
+                                                       std::int64_t begin, std::int64_t end, const double* rf,
+                                                       const double* cf, double* row_sum, double* col_sum,
+                                                       std::int64_t col_batch0, double* sums,
+                                                       Path path = Path::vector) {
+  detail::run_grid_impl(rule, x, grid, begin, end, rf, cf, row_sum, col_sum, col_batch0, sums, path);
+}
+
+inline bool grid_avx2_available() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok;
+}
+#else
+inline bool grid_avx2_available() { return false; }
+#endif
 
 // ---- row and column statistics --------------------------------------------------------
 
