@@ -100,7 +100,7 @@ void register_factored_and_wrappers(Registry& r) {
          "BigVision variant: Zhai et al., Scaling Vision Transformers, CVPR 2022",
          kZoo + "adafactor.py (AdaFactor)", 4, 2,
          "matrices (ndim >= 2): one row and one column statistic per matrix instead of v; vectors: +4 (v); "
-         "+4 with ams_bound; 0 without a first moment (betas = (None, b2)); the momentum holds bfloat16 values "
+         "+4 with ams_bound; -4 without a first moment (betas = (None, b2)); the momentum holds bfloat16 values "
          "in float32 (the reference stores bfloat16: 2 bytes)",
          kZooFlags},
         factory_with<Adafactor>(rewrite_adafactor));
