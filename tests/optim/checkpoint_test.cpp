@@ -230,7 +230,10 @@ TEST_P(Checkpoint, CorruptedStateRecordsAreRefusedOrHarmless) {
     // heap on some of them ("corrupted double-linked list", seen in CI) before
     // descent's load() runs. The digest still covers those values.
   }
-  ASSERT_FALSE(positions.empty());
+  if (positions.empty()) {
+    std::remove(src.c_str());
+    GTEST_SKIP() << name << " (" << label << ") saves no state tensor";
+  }
   const std::string bad = temp_path("flipped");
   std::string silent;
   int refused = 0, harmless = 0;
