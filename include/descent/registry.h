@@ -31,6 +31,13 @@ struct OptimizerInfo {
   // numbers (PyTorch's foreach, fused, capturable, differentiable): accepted
   // and ignored.
   std::vector<std::string> ignored_options;
+  // What a training loop must provide (the benchmark and examples read these):
+  // needs_closure: step() must be given a closure that re-evaluates the loss
+  //   (SAM-like methods, curvature methods estimating their own Hessian);
+  // needs_graph: that closure's backward must use create_graph=true (the
+  //   optimizer takes Hessian-vector products through the gradients).
+  bool needs_closure = false;
+  bool needs_graph = false;
 };
 
 using OptionMap = std::map<std::string, OptionValue>;
