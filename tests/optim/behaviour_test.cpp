@@ -92,7 +92,9 @@ TEST_P(Behaviour, EachGroupFollowsItsOwnOptions) {
     EXPECT_TRUE(bit_equal(p[1], q1[0])) << "group 1 differs from a single-group optimizer with its options";
     // (Unless the option does nothing here even for a single group, e.g. an
     // lr that a relative step size replaces.)
-    if (!bit_equal(q1[0], r1[0])) EXPECT_FALSE(bit_equal(p[1], r1[0])) << "group 1's override made no difference";
+    if (!bit_equal(q1[0], r1[0])) {
+      EXPECT_FALSE(bit_equal(p[1], r1[0])) << "group 1's override made no difference";
+    }
     EXPECT_EQ(opt->param_groups()[1].options().get_lr(), key == "lr" ? value.number : 0.01);
     EXPECT_EQ(opt->param_groups()[0].options().get_lr(), 0.01);
   }
