@@ -51,6 +51,7 @@ std::vector<torch::Tensor> to_dtype(const std::vector<torch::Tensor>& ps, at::Sc
 TEST_P(Behaviour, EachGroupFollowsItsOwnOptions) {
   const std::string name = GetParam();
   if (coupled_groups().count(name)) GTEST_SKIP() << name << " couples its groups: " << coupled_groups().at(name);
+  if (regrouped_params().count(name)) GTEST_SKIP() << name << " regroups its parameters: " << regrouped_params().at(name);
   const std::vector<std::pair<std::string, OptionValue>> overrides = {
       {"lr", num(0.03)}, {"weight_decay", num(0.1)}, {"lr", num(0.0)}};
   int tested = 0;
@@ -102,6 +103,7 @@ TEST_P(Behaviour, EachGroupFollowsItsOwnOptions) {
 TEST_P(Behaviour, GroupWithLearningRateZeroDoesNotMove) {
   const std::string name = GetParam();
   if (coupled_groups().count(name)) GTEST_SKIP() << name << " couples its groups: " << coupled_groups().at(name);
+  if (regrouped_params().count(name)) GTEST_SKIP() << name << " regroups its parameters: " << regrouped_params().at(name);
   for (const auto& [label, opts] : variants_for(name)) {
     SCOPED_TRACE(label);
     auto p = random_params({{4, 3}, {6}}, at::kFloat, 3);

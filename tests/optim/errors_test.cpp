@@ -87,10 +87,12 @@ TEST_P(StepErrors, GradientOfTheWrongShape) {
     SCOPED_TRACE(label);
     Rig s(name, at::zeros({2, 3}), opts);
     s.good_step(0);
+    // (An optimizer that regroups its parameters names the matrix by its place in its own group.)
+    const std::string which = regrouped_params().count(name) ? "parameter" : "parameter 1";
     s.params[1].mutable_grad() = at::ones({3, 2});  // same numel, other shape
-    expect_step_refused(s, name, {"parameter 1", "shape", "[2, 3]", "[3, 2]"});
+    expect_step_refused(s, name, {which, "shape", "[2, 3]", "[3, 2]"});
     s.params[1].mutable_grad() = at::ones({6});
-    expect_step_refused(s, name, {"parameter 1", "shape", "[6]"});
+    expect_step_refused(s, name, {which, "shape", "[6]"});
     s.good_step(1);
     EXPECT_TRUE(bit_equal(s.params[0], s.twin_params[0]));
   }
@@ -129,6 +131,8 @@ TEST_P(StepErrors, GradientOnAnotherDevice) {
 
 TEST_P(StepErrors, ParameterWithoutGradientIsSkipped) {
   const std::string name = GetParam();
+  if (steps_without_gradient().count(name))
+    GTEST_SKIP() << name << " steps parameters without a gradient, as its reference: " << steps_without_gradient().at(name);
   for (const auto& [label, opts] : variants_for(name)) {
     SCOPED_TRACE(label);
     auto p = random_params({{6}, {4}}, at::kFloat, 8);
