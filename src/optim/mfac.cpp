@@ -36,12 +36,12 @@ std::int64_t chunk_size(std::int64_t n) {
   return std::max(kMinChunk, (n + kMaxChunks - 1) / kMaxChunks);
 }
 
-enum { kWindow = 0, kMomentum = 1, kMask = 2 };
+enum { kMomentum = 0, kWindow = 1, kMask = 2 };
 
 }  // namespace
 
 const StateLayout& MFAC::layout() const {
-  static const StateLayout l{{"grad_window", "momentum_buffer", "mask"}, {}};
+  static const StateLayout l{{"momentum_buffer", "grad_window", "mask"}, {}};
   return l;
 }
 

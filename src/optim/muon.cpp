@@ -234,7 +234,7 @@ void Muon::muon_step(const torch::Tensor& p, const torch::Tensor& grad, ParamSta
     });
     torch::Tensor x = u.to(at::kBFloat16);
     if (transpose) x = x.transpose(-2, -1);
-    x = x / (at::linalg_vector_norm(x, 2, at::IntArrayRef{-2, -1}, /*keepdim=*/true) + NewtonSchulz5::eps);
+    x = x / (at::frobenius_norm(x, {-2, -1}, /*keepdim=*/true) + NewtonSchulz5::eps);  // Tensor.norm(dim=(-2, -1))
     for (std::int64_t s = 0; s < steps; ++s) {
       auto a = at::matmul(x, x.transpose(-2, -1));
       auto b = a * NewtonSchulz5::b + at::matmul(a * NewtonSchulz5::c, a);

@@ -65,7 +65,9 @@ TEST_P(Checkpoint, ResumedRunIsBitIdenticalAndKeepsStateAndOptions) {
       ASSERT_NE(b->state_of(pb[0]), nullptr);
       EXPECT_EQ(b->state_of(pb[0])->step, k);
       EXPECT_EQ(b->state_of(pb[2])->step, k);
-      if (!steps_without_gradient().count(name)) EXPECT_EQ(b->state_of(pb[3]), nullptr);
+      if (!steps_without_gradient().count(name)) {
+        EXPECT_EQ(b->state_of(pb[3]), nullptr);
+      }
       EXPECT_EQ(b->group_state(0).step, a->group_state(0).step);
 
       for (int t = k; t < k + m; ++t) {

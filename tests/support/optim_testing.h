@@ -80,9 +80,15 @@ inline void synthetic_hessian(const std::vector<torch::Tensor>& params, const st
   for (std::size_t i = 0; i < params.size(); ++i) {
     const torch::Tensor& g = params[i].grad();
     const torch::Tensor& o = out[i];
-    if (!g.is_contiguous() || !o.is_contiguous() || g.scalar_type() == at::kBFloat16 ||
-        g.scalar_type() != o.scalar_type()) {
+    const bool bf16_into_float = g.scalar_type() == at::kBFloat16 && o.scalar_type() == at::kFloat;
+    if (!g.is_contiguous() || !o.is_contiguous() || (g.scalar_type() != o.scalar_type() && !bf16_into_float)) {
       o.copy_(g * g + 0.25);
+      continue;
+    }
+    if (bf16_into_float) {
+      const c10::BFloat16* gp = g.data_ptr<c10::BFloat16>();
+      float* op = o.data_ptr<float>();
+      for (std::int64_t k = 0; k < o.numel(); ++k) op[k] = static_cast<float>(gp[k]) * static_cast<float>(gp[k]) + 0.25f;
       continue;
     }
     AT_DISPATCH_FLOATING_TYPES(o.scalar_type(), "synthetic_hessian", [&] {

@@ -82,9 +82,9 @@ std::vector<torch::optim::OptimizerParamGroup> muon_param_groups(const std::vect
 class Muon : public OptimizerImpl<MuonOptions> {
  public:
   // Every parameter of a group with use_muon must have two or more dimensions.
-  explicit Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions defaults = {});
+  explicit Muon(std::vector<torch::optim::OptimizerParamGroup> groups, MuonOptions defaults = MuonOptions());
   // A flat list: split by rank (muon_param_groups with `defaults` and AdamW's defaults).
-  explicit Muon(std::vector<torch::Tensor> params, MuonOptions defaults = {});
+  explicit Muon(std::vector<torch::Tensor> params, MuonOptions defaults = MuonOptions());
 
  protected:
   const StateLayout& layout() const override;
