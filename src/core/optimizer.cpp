@@ -155,6 +155,17 @@ const ParamState* Optimizer::state_of(const torch::Tensor& param) const {
   return const_cast<Optimizer*>(this)->state_of(param);
 }
 
+std::int64_t Optimizer::state_bytes() const {
+  std::int64_t total = 0;
+  for (const auto& kv : state_) {
+    const auto* st = dynamic_cast<const ParamState*>(kv.second.get());
+    if (st == nullptr) continue;
+    for (const auto& b : st->buffers)
+      if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
+  }
+  return total;
+}
+
 void Optimizer::reset_state() {
   state_.clear();
   index_.clear();

@@ -61,6 +61,9 @@ class Lookahead : public Optimizer {
   Optimizer& inner() { return *inner_; }
   const Optimizer& inner() const { return *inner_; }
 
+  // The slow weights plus the inner optimizer's state.
+  std::int64_t state_bytes() const override { return Optimizer::state_bytes() + inner_->state_bytes(); }
+
   const LookaheadOptions& lookahead_options() const noexcept { return options_; }
   void set_lookahead_options(const LookaheadOptions& options);
 

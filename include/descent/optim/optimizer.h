@@ -90,6 +90,12 @@ class Optimizer : public torch::optim::Optimizer {
   // Drops every state (moments, step counts); options stay.
   void reset_state();
 
+  // Bytes of persistent optimizer state: every state buffer of every
+  // parameter, plus whatever an optimizer keeps elsewhere (wrappers add their
+  // inner optimizer's, global windows their own). What `descent list` claims
+  // per parameter is checked against this by the tests; the benchmark reports it.
+  virtual std::int64_t state_bytes() const;
+
  protected:
   Optimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
             std::unique_ptr<torch::optim::OptimizerOptions> defaults);
