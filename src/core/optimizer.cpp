@@ -163,6 +163,9 @@ std::int64_t Optimizer::state_bytes() const {
     for (const auto& b : st->buffers)
       if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
   }
+  for (const auto& g : group_states_)
+    for (const auto& b : g.buffers)
+      if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
   return total;
 }
 
