@@ -114,6 +114,7 @@ std::int64_t digest_of(const std::vector<const torch::optim::OptimizerOptions*>&
   for (const auto& g : groups) {
     d.i64(g.step);
     for (double x : g.scalars) d.f64(x);
+    for (const auto& b : g.buffers) d.tensor(b);
   }
   for (const auto& [j, st] : states) {
     d.i64(j);
@@ -182,6 +183,9 @@ std::int64_t Optimizer::state_bytes() const {
       if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
     if (st->master.defined()) total += static_cast<std::int64_t>(st->master.nbytes());
   }
+  for (const auto& g : group_states_)
+    for (const auto& b : g.buffers)
+      if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
   return total;
 }
 
@@ -198,6 +202,7 @@ void Optimizer::sync_group_states() {
   while (group_states_.size() < param_groups_.size()) {
     GroupState g;
     g.scalars = initial_group_scalars(param_groups_[group_states_.size()].options());
+    g.buffers.resize(group_buffer_names().size());
     group_states_.push_back(std::move(g));
   }
 }
@@ -361,6 +366,9 @@ void Optimizer::save(torch::serialize::OutputArchive& archive) const {
     const GroupState& gs = gi < group_states_.size() ? group_states_[gi] : empty;
     ga.write("step", c10::IValue(gs.step));
     ga.write("scalars", c10::IValue(gs.scalars));
+    const auto bnames = group_buffer_names();
+    for (std::size_t b = 0; b < bnames.size() && b < gs.buffers.size(); ++b)
+      if (gs.buffers[b].defined()) ga.write("buffers/" + bnames[b], gs.buffers[b], true);
     archive.write("groups/" + std::to_string(gi), ga);
     for (const auto& p : group.params()) {
       const ParamState* st = state_of(p);
@@ -442,6 +450,16 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
     if (!ga.try_read("scalars", sv) || !sv.isDoubleList()) refuse(opt, "group scalars missing");
     gs.scalars = sv.toDoubleVector();
     if (gs.scalars.size() != nscalars_group) refuse(opt, "group scalars have the wrong length");
+    {
+      const auto bnames = group_buffer_names();
+      gs.buffers.resize(bnames.size());
+      for (std::size_t b = 0; b < bnames.size(); ++b) ga.try_read("buffers/" + bnames[b], gs.buffers[b], true);
+      try {
+        check_group_buffers(gi, gs);
+      } catch (const std::exception& e) {
+        refuse(opt, "group " + std::to_string(gi) + ": " + e.what());
+      }
+    }
 
     for (const auto& p : group.params()) {
       torch::serialize::InputArchive sa;

@@ -6,6 +6,7 @@
 #include <descent/golden.h>
 #include <descent/registry.h>
 
+#include "curvature_bench.h"
 #include "step_bench.h"
 
 #include <ATen/Parallel.h>
@@ -28,7 +29,8 @@ int usage(int code) {
                "                                        (--skip-unknown: cases for optimizers not\n"
                "                                        yet in descent are listed, not failed)\n"
                "  step-bench --optimizer NAME [...]     step time vs. memory bandwidth and LibTorch\n"
-               "                                        (descent step-bench --help for options)\n");
+               "                                        (descent step-bench --help for options)\n"
+               "  curvature-bench [...]                 Muon vs. GEMM throughput, M-FAC per window size\n");
   return code;
 }
 
@@ -120,6 +122,7 @@ int main(int argc, char** argv) {
   if (cmd == "replay") return cmd_replay(args);
   if (cmd == "check") return cmd_check(args);
   if (cmd == "step-bench") return descent::cli::step_bench(args);
+  if (cmd == "curvature-bench") return descent::cli::curvature_bench(args);
   std::fprintf(stderr, "descent: unknown command '%s'\n", cmd.c_str());
   return usage(2);
 }

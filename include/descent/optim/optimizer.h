@@ -69,6 +69,11 @@ class ParamState final : public torch::optim::OptimizerCloneableParamState<Param
 struct GroupState {
   std::int64_t step = 0;
   std::vector<double> scalars;
+  // Tensors of the group as a whole, named by group_buffer_names() (e.g.
+  // M-FAC's Gram matrix of its gradient window, which spans every parameter);
+  // saved, checksummed and restored like parameter state. Undefined until the
+  // optimizer creates them.
+  std::vector<torch::Tensor> buffers;
 };
 
 class Optimizer : public torch::optim::Optimizer {
@@ -115,6 +120,11 @@ class Optimizer : public torch::optim::Optimizer {
   virtual std::vector<double> initial_group_scalars(const torch::optim::OptimizerOptions&) const {
     return std::vector<double>(group_scalar_names().size(), 0.0);
   }
+  // Names of the per-group tensors (GroupState::buffers); none by default.
+  virtual std::vector<std::string> group_buffer_names() const { return {}; }
+  // Checks a group's tensors read from a checkpoint (shapes, dtypes) before
+  // they are committed; throws std::exception to refuse the checkpoint.
+  virtual void check_group_buffers(std::size_t group, const GroupState& staged) const {}
 
   // Creates the state of a parameter (buffers, scalars) for a group's options.
   virtual void init_state(ParamState& state, const torch::Tensor& param,
