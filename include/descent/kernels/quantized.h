@@ -62,13 +62,14 @@ struct QuantMap {
 // The index of the code nearest to x, as torch.argmin(torch.abs(x − code))
 // computes it in float32: the smallest |x − code[i]|, the lower index on ties,
 // index 0 for NaN (argmin treats NaN as the minimum, and every difference is
-// NaN). The code book is sorted, and |x − c| rounded to float32 is monotone in
-// c on each side of x, so the minimum lies at one of the two codes around x;
+// NaN) and for ±inf (every difference is inf). The code book is sorted, and
+// |x − c| rounded to float32 is monotone in c on each side of x, so the
+// minimum lies at one of the two codes around x;
 // the book's gaps are far wider than one rounding of |x − c|, so no farther
 // code can tie with the nearer of the two (the kernel tests check the result
 // against a full argmin).
 inline std::uint8_t quantize_nearest(const float* code, float x) {
-  if (x != x) return 0;
+  if (x != x || x == std::numeric_limits<float>::infinity()) return 0;
   int j = 0;  // the last index with code[j] <= x (0 when x < code[0])
   for (int step = 128; step > 0; step >>= 1) j = code[j + step] <= x ? j + step : j;
   const int hi = j < 255 ? j + 1 : 255;
