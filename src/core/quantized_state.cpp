@@ -99,6 +99,7 @@ void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, c
   if (!cfg.quantizes(p)) {
     st.buffer(s.buffer) = zeros_state(p);
     st.buffer(s.absmax) = torch::Tensor();
+    st.scalars[s.block_scalar] = 0;
     return;
   }
   st.buffer(s.buffer) = at::zeros(p.sizes(), p.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
@@ -128,7 +129,15 @@ void sync_slots(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, 
       st.buffer(s.absmax) = torch::Tensor();
     }
   }
-  if (want) st.scalars[slots[0].block_scalar] = static_cast<double>(cfg.blocksize);
+  if (n > 0) st.scalars[slots[0].block_scalar] = want ? static_cast<double>(cfg.blocksize) : 0.0;
+}
+
+torch::Tensor lazy_state(const QuantizableLayout& l, std::size_t buffer, const torch::Tensor& p, const ParamState& st) {
+  const auto block = static_cast<std::int64_t>(st.scalars.at(static_cast<std::size_t>(l.block_scalar)));
+  const auto b = static_cast<int>(buffer);
+  if (block <= 0) return zeros_state(p);
+  if (b < l.nbuf) return at::zeros(p.sizes(), p.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
+  return at::zeros({kernels::quant_blocks(p.numel(), block)}, p.options().dtype(at::kFloat));
 }
 
 double state_bytes_per_element(const ParamState& st, std::int64_t numel) {

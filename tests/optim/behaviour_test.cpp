@@ -361,6 +361,21 @@ TEST_P(Behaviour, Float32AgreesWithFloat64) {
       const auto& y = b->state_of(p32[0])->buffers[k];
       ASSERT_EQ(x.defined(), y.defined());
       if (!x.defined()) continue;
+      if (x.scalar_type() == at::kByte) {
+        // 8-bit codes (state_dtype = int8, adam8bit): the same codes, but for
+        // the few a last-bit difference moved across a decision boundary.
+        ASSERT_EQ(y.scalar_type(), at::kByte);
+        EXPECT_LE((x != y).sum().item<std::int64_t>(), x.numel() / 20 + 1) << "state buffer " << k;
+        continue;
+      }
+      const std::string& buffer = a->state_of(p64[0])->layout->buffers[k];
+      if (float32_state().count(name) || (buffer.size() > 7 && buffer.substr(buffer.size() - 7) == "_absmax")) {
+        // float32 whatever the parameter dtype (the block absmax of 8-bit
+        // state; optimizers whose reference keeps float32 state).
+        EXPECT_EQ(x.scalar_type(), at::kFloat);
+        EXPECT_TRUE(at::allclose(x, y, 1e-3, 1e-6, /*equal_nan=*/true)) << "state buffer " << k;
+        continue;
+      }
       EXPECT_EQ(x.scalar_type(), at::kDouble);
       EXPECT_EQ(y.scalar_type(), at::kFloat);
       EXPECT_TRUE(at::allclose(x, y.to(at::kDouble), 1e-4, 1e-6, /*equal_nan=*/true)) << "state buffer " << k;
@@ -399,7 +414,7 @@ TEST_P(Behaviour, BFloat16TracksFloat32) {
                 0.5 * moved32);
     }
     for (const auto& t : b->state_of(p16[0])->buffers)
-      if (t.defined()) {
+      if (t.defined() && t.scalar_type() != at::kByte) {  // (uint8: 8-bit state's codes)
         EXPECT_EQ(t.scalar_type(), at::kFloat) << "bfloat16 parameters keep float32 state";
       }
   }

@@ -16,7 +16,8 @@
 // instead of launch(). The state of each buffer is then either the usual
 // tensor or uint8 codes shaped like the parameter plus a float32 buffer
 // "<name>_absmax" of one value per block; the block size the codes were
-// written with is the per-parameter scalar "quant_blocksize". Checkpoints
+// written with is the per-parameter scalar "quant_blocksize" (0 while the
+// state is full-precision). Checkpoints
 // carry them like any state. Changing state_dtype, blocksize or
 // min_8bit_size mid-run converts the existing state at the next step
 // (dequantized, requantized: the only step that allocates).
@@ -25,6 +26,7 @@
 #include <descent/kernels/quantized.h>
 #include <descent/optim/launch.h>
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -82,6 +84,10 @@ inline constexpr bool kUnsigned = false;  // non-negative moments: the unsigned 
 // cfg quantizes p, zero codes and a zero absmax (dequantizing to 0, as
 // bitsandbytes' fresh state).
 void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, const StateSlot& s);
+
+// Optimizer::lazy_state for a QuantizableLayout: codes or a full-precision
+// buffer shaped like p, or an absmax, as the loaded quant_blocksize says.
+torch::Tensor lazy_state(const QuantizableLayout& l, std::size_t buffer, const torch::Tensor& p, const ParamState& st);
 
 // Makes the defined slots' storage match cfg, converting existing state
 // (quantize, dequantize, or requantize with another block size) where the
@@ -256,17 +262,3 @@ std::array<double, Rule::kSums> launch_state_reduce(const Rule& rule, const torc
 double state_bytes_per_element(const ParamState& st, std::int64_t numel);
 
 }  // namespace descent
-
-// The three options of a quantizable optimizer (inside its options struct)
-// and their fields (inside its fields()).
-#define DESCENT_STATE_DTYPE_OPTIONS()                    \
-  DESCENT_OPTION(std::string, state_dtype, "float32")    \
-  DESCENT_OPTION(std::int64_t, blocksize, 256)           \
-  DESCENT_OPTION(std::int64_t, min_8bit_size, 4096)
-
-#define DESCENT_STATE_DTYPE_FIELDS(v)                             \
-  do {                                                            \
-    v("state_dtype", state_dtype_, one_of({"float32", "int8"}));  \
-    v("blocksize", blocksize_, in_cc(1, 4096));                   \
-    v("min_8bit_size", min_8bit_size_, at_least(0));             \
-  } while (0)
