@@ -95,15 +95,22 @@ torch::Tensor dequantize_blockwise(const torch::Tensor& codes, const torch::Tens
   return out;
 }
 
-void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, const StateSlot& s) {
+void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, const StateSlot& s, double value) {
   if (!cfg.quantizes(p)) {
-    st.buffer(s.buffer) = zeros_state(p);
+    st.buffer(s.buffer) = value == 0 ? zeros_state(p) : full_state(p, value);
     st.buffer(s.absmax) = torch::Tensor();
     st.scalars[s.block_scalar] = 0;
     return;
   }
-  st.buffer(s.buffer) = at::zeros(p.sizes(), p.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
-  st.buffer(s.absmax) = at::zeros({kernels::quant_blocks(p.numel(), cfg.blocksize)}, p.options().dtype(at::kFloat));
+  if (value != 0) {
+    auto [codes, absmax] = quantize_blockwise(full_state(p, value), dynamic_map(s.is_signed), cfg.blocksize);
+    st.buffer(s.buffer) = codes;
+    st.buffer(s.absmax) = absmax;
+  } else {
+    st.buffer(s.buffer) =
+        at::zeros(p.sizes(), p.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
+    st.buffer(s.absmax) = at::zeros({kernels::quant_blocks(p.numel(), cfg.blocksize)}, p.options().dtype(at::kFloat));
+  }
   st.scalars[s.block_scalar] = static_cast<double>(cfg.blocksize);
 }
 

@@ -62,7 +62,7 @@ struct FrugalOptions : Options<FrugalOptions> {
     v("lr", lr_, at_least(0));
     v("betas", betas_, in_co(0, 1));
     v("eps", eps_, at_least(0));
-    v("weight_decay", weight_decay_, any_number());
+    v("weight_decay", weight_decay_, at_least(0));
     v("correct_bias", correct_bias_, any_bool());
     v("is_proj_params", is_proj_params_, any_bool());
     v("mode", mode_, one_of({"block", "galore", "coord"}));

@@ -40,7 +40,7 @@ struct GaLoreAdamWOptions : Options<GaLoreAdamWOptions> {
     v("lr", lr_, at_least(0));
     v("betas", betas_, in_co(0, 1));
     v("eps", eps_, at_least(0));
-    v("weight_decay", weight_decay_, any_number());
+    v("weight_decay", weight_decay_, at_least(0));
     v("correct_bias", correct_bias_, any_bool());
     v("rank", rank_, at_least(0));
     v("update_proj_gap", update_proj_gap_, in_cc(1, 1e15));

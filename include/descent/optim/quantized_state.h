@@ -82,8 +82,10 @@ inline constexpr bool kUnsigned = false;  // non-negative moments: the unsigned 
 
 // Creates slot s of a fresh state: a zero buffer like zeros_state(p), or, when
 // cfg quantizes p, zero codes and a zero absmax (dequantizing to 0, as
-// bitsandbytes' fresh state).
-void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, const StateSlot& s);
+// bitsandbytes' fresh state). With a nonzero `value`: full_state(p, value), or
+// its quantization.
+void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, const StateSlot& s,
+               double value = 0);
 
 // Optimizer::lazy_state for a QuantizableLayout: codes or a full-precision
 // buffer shaped like p, or an absmax, as the loaded quant_blocksize says.
