@@ -330,6 +330,10 @@ torch::Tensor Optimizer::step(LossClosure closure) {
   return loss;
 }
 
+torch::Tensor Optimizer::lazy_state(std::size_t, const torch::Tensor& param, const ParamState&) const {
+  return zeros_state(param);
+}
+
 void Optimizer::update() {
   for (std::size_t gi = 0; gi < param_groups_.size(); ++gi) update_group(gi);
 }
@@ -487,7 +491,7 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
           }
           // A buffer this optimizer creates lazily (e.g. SGD's momentum buffer)
           // is not in a fresh state: it must then be shaped like the parameter.
-          if (!expect.defined()) expect = zeros_state(p);
+          if (!expect.defined()) expect = lazy_state(b, p, *st);
           if (!t.sizes().equals(expect.sizes()) || t.scalar_type() != expect.scalar_type())
             refuse(opt, "state '" + bname + "' of parameter " + std::to_string(j) + " has shape " +
                             shape_str(t.sizes()) + " " + c10::toString(t.scalar_type()) + ", expected " +

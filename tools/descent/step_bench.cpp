@@ -260,6 +260,7 @@ void print_row(const nlohmann::json& j) {
               static_cast<long long>(j["numel"].get<std::int64_t>()), j["tensors"].get<int>(), j["threads"].get<int>(),
               j["ms_per_step"].get<double>(), j["gbps"].get<double>(), j["bandwidth_gbps"].get<double>(),
               100 * j["fraction_of_bandwidth"].get<double>(), j["bytes_per_param"].get<double>());
+  std::printf(" (state %.3f)", j["state_bytes_per_param"].get<double>());  // 8-bit modes: ~1 B per state
   if (!j["libtorch_ms_per_step"].is_null())
     std::printf(" | libtorch %9.3f ms  x%.2f", j["libtorch_ms_per_step"].get<double>(),
                 j["speedup_vs_libtorch"].get<double>());

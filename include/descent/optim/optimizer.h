@@ -130,6 +130,11 @@ class Optimizer : public torch::optim::Optimizer {
   virtual void init_state(ParamState& state, const torch::Tensor& param,
                           const torch::optim::OptimizerOptions& options) const = 0;
 
+  // What a buffer that init_state leaves undefined and update_param creates
+  // later (e.g. SGD's momentum buffer) must look like when a checkpoint
+  // brings it: by default zeros_state(param); `st` holds the loaded scalars.
+  virtual torch::Tensor lazy_state(std::size_t buffer, const torch::Tensor& param, const ParamState& st) const;
+
   // Updates all parameters; the default visits each group in order and each
   // parameter with a gradient, creating its state and counting its step, then
   // calls update_param(). Optimizers with global steps (clipping over all
