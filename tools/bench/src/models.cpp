@@ -29,15 +29,16 @@ torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
 }
 
 SmallCnnImpl::SmallCnnImpl(const SmallCnnConfig& c) {
-  conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, c.channels1, 3).padding(1)));
-  conv2_ = register_module("conv2",
-                           torch::nn::Conv2d(torch::nn::Conv2dOptions(c.channels1, c.channels2, 3).padding(1)));
+  conv1_ = register_module(
+      "conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, c.channels1, 3).stride(2).padding(1)));
+  conv2_ = register_module(
+      "conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(c.channels1, c.channels2, 3).stride(2).padding(1)));
   fc_ = register_module("fc", torch::nn::Linear(c.channels2 * 7 * 7, c.classes));
 }
 
 torch::Tensor SmallCnnImpl::forward(const torch::Tensor& x) {
-  auto h = torch::max_pool2d(torch::relu(conv1_->forward(x)), 2);
-  h = torch::max_pool2d(torch::relu(conv2_->forward(h)), 2);
+  auto h = torch::relu(conv1_->forward(x));  // [N, c1, 14, 14]
+  h = torch::relu(conv2_->forward(h));        // [N, c2, 7, 7]
   return fc_->forward(h.flatten(1));
 }
 

@@ -10,7 +10,14 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/torch.h>
 
+#include <poll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <nlohmann/json.hpp>
+#include <cerrno>
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +29,8 @@
 #include <sstream>
 
 namespace descent::bench {
+
+using nlohmann::json;
 
 const char* status_name(RunStatus s) {
   switch (s) {
@@ -94,7 +103,8 @@ std::string clock_text(double s) {
 
 class Progress {
  public:
-  Progress(bool enabled, const std::vector<std::shared_ptr<Workload>>& workloads) : enabled_(enabled) {
+  Progress(bool enabled, const std::vector<std::shared_ptr<Workload>>& workloads, int jobs)
+      : enabled_(enabled), jobs_(jobs) {
     tty_ = enabled && isatty(STDERR_FILENO) != 0;
     for (const auto& w : workloads) {
       // First guesses of seconds per step (including evaluations); replaced by
@@ -120,12 +130,11 @@ class Progress {
     ++run_index_;
     draw(0, true);
   }
-  void step(const std::string& workload, int s) {
+  void step(int s) {
     step_ = s;
     if (!enabled_) return;
     const auto now = Clock::now();
     if (tty_ && std::chrono::duration<double>(now - last_draw_).count() > 0.1) draw(s, false);
-    (void)workload;
   }
   void end_run(const std::string& workload, int steps_planned, int steps_done, double seconds) {
     remaining_[workload] -= steps_planned;
@@ -144,16 +153,17 @@ class Progress {
   double eta() const {
     double s = 0;
     for (const auto& [w, steps] : remaining_) s += std::max(0.0, steps) * per_step(w);
-    // The current run's remaining steps were counted in remaining_ already.
-    if (!current_workload_.empty()) s -= std::min<double>(step_, run_steps_) * per_step(current_workload_);
-    return std::max(0.0, s);
+    // Runs in flight were counted in remaining_ already; with several workers
+    // the work is shared.
+    return std::max(0.0, s / jobs_);
   }
-  void set_workload(const std::string& w) { current_workload_ = w; }
   double elapsed() const { return seconds_since(start_); }
 
  private:
   double per_step(const std::string& w) const {
     auto it = measured_.find(w);
+    // Measured seconds per step; with several workers each run is slowed by
+    // the others, so the measurement already includes the sharing.
     if (it != measured_.end() && it->second.second > 0) return it->second.first / it->second.second;
     auto g = guess_.find(w);
     return g == guess_.end() ? 1e-3 : g->second;
@@ -188,7 +198,8 @@ class Progress {
   Clock::time_point start_ = Clock::now(), last_draw_ = Clock::now() - std::chrono::seconds(1);
   std::map<std::string, double> guess_, remaining_;
   std::map<std::string, std::pair<double, double>> measured_;
-  std::string label_, current_workload_;
+  int jobs_ = 1;
+  std::string label_;
   int run_index_ = 0, total_runs_ = 0, run_steps_ = 0, step_ = 0, last_decile_ = -1;
 };
 
@@ -451,6 +462,253 @@ Plan make_plan(const BenchOptions& o) {
   return plan;
 }
 
+// ---- one cell: grid, choice, seeds -------------------------------------------------------------
+
+CellOutcome run_cell(Workload& w, const OptimizerEntry& oe, int seeds, std::uint64_t base_seed,
+                     const std::atomic<bool>* stop, const RunEvents& ev) {
+  const auto& info = w.info();
+  CellOutcome out;
+  CellResult& c = out.cell;
+  c.workload = info.name;
+  c.optimizer = oe.name;
+  c.family = oe.family;
+  auto stopped = [&] { return stop != nullptr && stop->load(); };
+  auto run = [&](double lr, int k, const char* phase) {
+    if (ev.begin) ev.begin(info.name + " | " + oe.name + " | lr " + lr_text(lr) + " | seed " + std::to_string(k),
+                           info.steps);
+    const auto t0 = Clock::now();
+    RunResult r = train_run(w, oe, lr, k, seed_of(base_seed, k), stop, ev.step);
+    r.phase = phase;
+    if (ev.end) ev.end(info.name, info.steps, r.steps_done, seconds_since(t0));
+    out.runs.push_back(std::move(r));
+    return out.runs.size() - 1;
+  };
+  // 1. the lr grid, first seed
+  for (double m : info.lr_multipliers) {
+    if (stopped()) break;
+    c.grid_runs.push_back(run(oe.base_lr * m, 0, "grid"));
+  }
+  // 2. the choice, on validation data only
+  std::size_t best = SIZE_MAX;
+  for (auto i : c.grid_runs) {
+    const auto& r = out.runs[i];
+    if (r.status != RunStatus::ok || !std::isfinite(primary(info, r))) continue;
+    if (best == SIZE_MAX || better(info, primary(info, r), primary(info, out.runs[best]))) best = i;
+  }
+  const int extra = seeds - 1;
+  if (best == SIZE_MAX) {
+    // Nothing to choose: say why, and drop the seed runs from the plan.
+    std::set<std::string> errors;
+    bool all_failed = !c.grid_runs.empty();
+    for (auto i : c.grid_runs) {
+      if (out.runs[i].status != RunStatus::failed) all_failed = false;
+      if (!out.runs[i].error.empty()) errors.insert(out.runs[i].error);
+    }
+    if (stopped()) c.skipped = "interrupted before a learning rate was chosen";
+    else if (all_failed) c.skipped = "cannot train this workload: " + join({errors.begin(), errors.end()});
+    else c.skipped = "diverged at every learning rate of the grid";
+    if (ev.unplan) ev.unplan(info.name, extra, info.steps);
+    return out;
+  }
+  // 3. more seeds at the chosen lr
+  c.best_lr = out.runs[best].lr;
+  c.best_at_edge = best == c.grid_runs.front() || best == c.grid_runs.back();
+  c.seed_runs.push_back(best);
+  for (int k = 1; k <= extra; ++k) {
+    if (stopped()) break;
+    c.seed_runs.push_back(run(c.best_lr, k, "seed"));
+  }
+  aggregate(info, c, out.runs);
+  return out;
+}
+
+// ---- worker processes --------------------------------------------------------------------------
+//
+// With --jobs N > 1, cells run in N forked worker processes, each with its own
+// LibTorch state (so the global generator that seeds models and optimizers is
+// not shared) and intra-op threads as given by --threads. Results come back as
+// JSON lines over a pipe and are merged in plan order, so the numbers do not
+// depend on N or on scheduling.
+
+namespace {
+
+json dbl(double v) {
+  if (std::isfinite(v)) return v;
+  return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+}
+double dbl_of(const json& j) {
+  if (j.is_number()) return j.get<double>();
+  const std::string s = j.get<std::string>();
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  return std::numeric_limits<double>::quiet_NaN();
+}
+json dvec(const std::vector<double>& v) {
+  json a = json::array();
+  for (double x : v) a.push_back(dbl(x));
+  return a;
+}
+std::vector<double> dvec_of(const json& j) {
+  std::vector<double> v;
+  for (const auto& x : j) v.push_back(dbl_of(x));
+  return v;
+}
+
+json run_ipc(const RunResult& r) {
+  json t = json::array();
+  for (const auto& p : r.trajectory) t.push_back({dbl(p[0]), dbl(p[1])});
+  return {{"w", r.workload}, {"o", r.optimizer}, {"phase", r.phase}, {"lr", dbl(r.lr)}, {"k", r.seed_index},
+          {"seed", r.seed}, {"status", static_cast<int>(r.status)}, {"error", r.error}, {"steps", r.steps_done},
+          {"vl", dbl(r.final_val_loss)}, {"va", dbl(r.final_val_acc)}, {"tl", dbl(r.test_loss)},
+          {"ta", dbl(r.test_acc)}, {"st", r.steps_to_target}, {"pc", r.param_count}, {"sb", r.state_bytes},
+          {"ttt", dbl(r.time_to_target_s)}, {"ts", dbl(r.train_s)}, {"ms", dbl(r.ms_per_step)},
+          {"mso", dbl(r.ms_optimizer)}, {"es", r.eval_steps}, {"cvl", dvec(r.val_loss)}, {"cva", dvec(r.val_acc)},
+          {"trs", r.train_steps}, {"ctl", dvec(r.train_loss)}, {"traj", t}};
+}
+
+RunResult run_of_ipc(const json& j) {
+  RunResult r;
+  r.workload = j.at("w");
+  r.optimizer = j.at("o");
+  r.phase = j.at("phase");
+  r.lr = dbl_of(j.at("lr"));
+  r.seed_index = j.at("k");
+  r.seed = j.at("seed");
+  r.status = static_cast<RunStatus>(j.at("status").get<int>());
+  r.error = j.at("error");
+  r.steps_done = j.at("steps");
+  r.final_val_loss = dbl_of(j.at("vl"));
+  r.final_val_acc = dbl_of(j.at("va"));
+  r.test_loss = dbl_of(j.at("tl"));
+  r.test_acc = dbl_of(j.at("ta"));
+  r.steps_to_target = j.at("st");
+  r.param_count = j.at("pc");
+  r.state_bytes = j.at("sb");
+  r.time_to_target_s = dbl_of(j.at("ttt"));
+  r.train_s = dbl_of(j.at("ts"));
+  r.ms_per_step = dbl_of(j.at("ms"));
+  r.ms_optimizer = dbl_of(j.at("mso"));
+  r.eval_steps = j.at("es").get<std::vector<int>>();
+  r.val_loss = dvec_of(j.at("cvl"));
+  r.val_acc = dvec_of(j.at("cva"));
+  r.train_steps = j.at("trs").get<std::vector<int>>();
+  r.train_loss = dvec_of(j.at("ctl"));
+  for (const auto& p : j.at("traj")) r.trajectory.push_back({dbl_of(p[0]), dbl_of(p[1])});
+  return r;
+}
+
+json cell_ipc(const CellOutcome& o) {
+  const auto& c = o.cell;
+  json runs = json::array();
+  for (const auto& r : o.runs) runs.push_back(run_ipc(r));
+  return {{"w", c.workload}, {"o", c.optimizer}, {"f", c.family}, {"skipped", c.skipped},
+          {"grid", c.grid_runs}, {"seeds", c.seed_runs}, {"runs", runs}};
+}
+
+// The cell's numbers are recomputed from its runs (aggregate is deterministic).
+CellOutcome cell_of_ipc(const json& j, const WorkloadInfo& info) {
+  CellOutcome o;
+  auto& c = o.cell;
+  c.workload = j.at("w");
+  c.optimizer = j.at("o");
+  c.family = j.at("f");
+  c.skipped = j.at("skipped");
+  c.grid_runs = j.at("grid").get<std::vector<std::size_t>>();
+  c.seed_runs = j.at("seeds").get<std::vector<std::size_t>>();
+  for (const auto& r : j.at("runs")) o.runs.push_back(run_of_ipc(r));
+  if (!c.seed_runs.empty()) {
+    c.best_lr = o.runs[c.seed_runs.front()].lr;
+    c.best_at_edge = c.seed_runs.front() == c.grid_runs.front() || c.seed_runs.front() == c.grid_runs.back();
+    aggregate(info, c, o.runs);
+  }
+  return o;
+}
+
+bool write_all(int fd, const std::string& s) {
+  std::size_t off = 0;
+  while (off < s.size()) {
+    const ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+// Reads one line from fd (blocking); false at end of file.
+bool read_line(int fd, std::string& buffer, std::string& line) {
+  while (true) {
+    const auto nl = buffer.find('\n');
+    if (nl != std::string::npos) {
+      line = buffer.substr(0, nl);
+      buffer.erase(0, nl + 1);
+      return true;
+    }
+    char tmp[4096];
+    const ssize_t n = ::read(fd, tmp, sizeof tmp);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    buffer.append(tmp, static_cast<std::size_t>(n));
+  }
+}
+
+struct Worker {
+  pid_t pid = -1;
+  int to = -1, from = -1;  // pipes: parent -> worker, worker -> parent
+  std::string inbox;
+  long cell = -1;          // the cell it is running, -1 idle
+  bool quit_sent = false;
+  bool alive = false;
+};
+
+std::atomic<bool>* g_worker_stop = nullptr;
+extern "C" void worker_sigint(int) {
+  if (g_worker_stop != nullptr) g_worker_stop->store(true);
+}
+
+// The body of a worker process: run the cells the parent names, report back.
+[[noreturn]] void worker_main(int in, int out, const std::vector<std::pair<Workload*, const OptimizerEntry*>>& cells,
+                              int seeds, std::uint64_t base_seed) {
+  static std::atomic<bool> stop{false};
+  g_worker_stop = &stop;
+  std::signal(SIGINT, worker_sigint);  // Ctrl-C reaches the whole process group: finish the step, report
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string buffer, line;
+  auto send = [&](const json& j) { write_all(out, j.dump() + "\n"); };
+  auto last = Clock::now();
+  RunEvents ev;
+  ev.begin = [&](const std::string& label, int steps) { send({{"t", "begin"}, {"label", label}, {"steps", steps}}); };
+  ev.step = [&](int s) {
+    if (seconds_since(last) < 0.25) return;
+    last = Clock::now();
+    send({{"t", "step"}, {"s", s}});
+  };
+  ev.end = [&](const std::string& w, int planned, int done, double secs) {
+    send({{"t", "end"}, {"w", w}, {"planned", planned}, {"done", done}, {"secs", secs}});
+  };
+  ev.unplan = [&](const std::string& w, int runs, int steps) {
+    send({{"t", "unplan"}, {"w", w}, {"runs", runs}, {"steps", steps}});
+  };
+  while (read_line(in, buffer, line)) {
+    if (line == "quit") break;
+    const long idx = std::stol(line);
+    CellOutcome o;
+    try {
+      const auto& [w, oe] = cells.at(static_cast<std::size_t>(idx));
+      o = run_cell(*w, *oe, seeds, base_seed, &stop, ev);
+    } catch (const std::exception& e) {
+      o.cell.skipped = std::string("worker error: ") + e.what();
+    }
+    send({{"t", "cell"}, {"index", idx}, {"cell", cell_ipc(o)}});
+  }
+  std::fflush(nullptr);
+  ::_exit(0);
+}
+
+}  // namespace
+
 BenchResult run_plan(const BenchOptions& o, Plan plan, const std::atomic<bool>* stop) {
   BenchResult res;
   res.options = o;
@@ -464,7 +722,7 @@ BenchResult run_plan(const BenchOptions& o, Plan plan, const std::atomic<bool>* 
   }
   at::set_num_threads(std::max(1, o.threads));
   const auto t_start = Clock::now();
-  Progress progress(o.progress, plan.workloads);
+  Progress progress(o.progress, plan.workloads, std::max(1, o.jobs));
   int total = 0;
   for (const auto& w : plan.workloads) {
     const int per_cell = static_cast<int>(w->info().lr_multipliers.size()) + plan.seeds - 1;
@@ -472,77 +730,175 @@ BenchResult run_plan(const BenchOptions& o, Plan plan, const std::atomic<bool>* 
     total += per_cell * static_cast<int>(plan.optimizers.size());
   }
   progress.set_total_runs(total);
+  for (const auto& wp : plan.workloads) {
+    res.workloads.push_back(wp->info());
+    res.functions.push_back(wp->function());
+    res.owners.push_back(wp);
+  }
 
-  auto run = [&](Workload& w, const OptimizerEntry& oe, double lr, int k, const char* phase) {
-    const auto& info = w.info();
-    progress.set_workload(info.name);
-    progress.begin_run(info.name + " | " + oe.name + " | lr " + lr_text(lr) + " | seed " + std::to_string(k),
-                       info.steps);
-    const auto t0 = Clock::now();
-    RunResult r = train_run(w, oe, lr, k, seed_of(o.seed, k), stop, [&](int s) { progress.step(info.name, s); });
-    r.phase = phase;
-    progress.end_run(info.name, info.steps, r.steps_done, seconds_since(t0));
-    res.runs.push_back(std::move(r));
-    return res.runs.size() - 1;
-  };
+  // The cells in plan order (workload-major).
+  std::vector<std::pair<Workload*, const OptimizerEntry*>> cells;
+  std::vector<const WorkloadInfo*> cell_info;
+  for (const auto& wp : plan.workloads)
+    for (const auto& oe : plan.optimizers) {
+      cells.emplace_back(wp.get(), &oe);
+      cell_info.push_back(&wp->info());
+    }
+  std::vector<std::unique_ptr<CellOutcome>> outcomes(cells.size());
   auto stopped = [&] { return stop != nullptr && stop->load(); };
 
-  for (const auto& wp : plan.workloads) {
-    Workload& w = *wp;
-    const auto& info = w.info();
-    res.workloads.push_back(info);
-    res.functions.push_back(w.function());
-    res.owners.push_back(wp);
-    std::vector<std::size_t> cell_idx;
-    for (const auto& oe : plan.optimizers) {
-      if (stopped()) break;
-      CellResult c;
-      c.workload = info.name;
-      c.optimizer = oe.name;
-      c.family = oe.family;
-      // 1. the lr grid, seed 0
-      for (double m : info.lr_multipliers) {
-        if (stopped()) break;
-        c.grid_runs.push_back(run(w, oe, oe.base_lr * m, 0, "grid"));
-      }
-      // choose on validation
-      std::size_t best = SIZE_MAX;
-      for (auto i : c.grid_runs) {
-        const auto& r = res.runs[i];
-        if (r.status != RunStatus::ok || !std::isfinite(primary(info, r))) continue;
-        if (best == SIZE_MAX || better(info, primary(info, r), primary(info, res.runs[best]))) best = i;
-      }
-      const int extra = plan.seeds - 1;
-      if (best == SIZE_MAX) {
-        // Nothing to choose: say why, and drop the seed runs from the plan.
-        std::set<std::string> errors;
-        bool all_failed = !c.grid_runs.empty();
-        for (auto i : c.grid_runs) {
-          if (res.runs[i].status != RunStatus::failed) all_failed = false;
-          if (!res.runs[i].error.empty()) errors.insert(res.runs[i].error);
+  RunEvents ev;
+  ev.begin = [&](const std::string& label, int steps) { progress.begin_run(label, steps); };
+  ev.step = [&](int s) { progress.step(s); };
+  ev.end = [&](const std::string& w, int planned, int done, double secs) { progress.end_run(w, planned, done, secs); };
+  ev.unplan = [&](const std::string& w, int runs, int steps) {
+    progress.unplan(w, runs, steps);
+    progress.add_total_runs(-runs);
+  };
+
+  const int jobs = std::max(1, std::min<int>(o.jobs, static_cast<int>(cells.size())));
+  if (jobs <= 1) {
+    for (std::size_t i = 0; i < cells.size() && !stopped(); ++i)
+      outcomes[i] = std::make_unique<CellOutcome>(
+          run_cell(*cells[i].first, *cells[i].second, plan.seeds, o.seed, stop, ev));
+  } else {
+    auto previous_pipe = std::signal(SIGPIPE, SIG_IGN);
+    std::vector<Worker> workers(static_cast<std::size_t>(jobs));
+    std::vector<pid_t> pids(workers.size(), -1);
+    const pid_t parent = ::getpid();
+    std::size_t next = 0;
+    auto spawn = [&](Worker& wk, std::size_t slot) {
+      int a[2], b[2];
+      if (::pipe(a) != 0 || ::pipe(b) != 0) throw std::runtime_error("bench: pipe() failed");
+      std::fflush(nullptr);
+      const pid_t pid = ::fork();
+      if (pid < 0) throw std::runtime_error("bench: fork() failed");
+      if (pid == 0) {
+        // Die with the parent (a second Ctrl-C kills it outright).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (::getppid() != parent) ::_exit(1);
+        ::close(a[1]);
+        ::close(b[0]);
+        for (auto& other : workers) {
+          if (other.to >= 0) ::close(other.to);
+          if (other.from >= 0) ::close(other.from);
         }
-        if (stopped()) c.skipped = "interrupted before a learning rate was chosen";
-        else if (all_failed) c.skipped = "cannot train this workload: " + join({errors.begin(), errors.end()});
-        else c.skipped = "diverged at every learning rate of the grid";
-        progress.unplan(info.name, extra, info.steps);
-        progress.add_total_runs(-extra);
-      } else {
-        c.best_lr = res.runs[best].lr;
-        c.best_at_edge = best == c.grid_runs.front() || best == c.grid_runs.back();
-        c.seed_runs.push_back(best);
-        for (int k = 1; k <= extra; ++k) {
-          if (stopped()) break;
-          c.seed_runs.push_back(run(w, oe, c.best_lr, k, "seed"));
-        }
-        aggregate(info, c, res.runs);
+        worker_main(a[0], b[1], cells, plan.seeds, o.seed);
       }
-      res.cells.push_back(std::move(c));
-      cell_idx.push_back(res.cells.size() - 1);
+      ::close(a[0]);
+      ::close(b[1]);
+      wk = Worker{};
+      wk.pid = pid;
+      wk.to = a[1];
+      wk.from = b[0];
+      wk.alive = true;
+      pids[slot] = pid;
+    };
+    auto dispatch = [&](Worker& wk) {
+      if (!stopped() && next < cells.size()) {
+        wk.cell = static_cast<long>(next);
+        write_all(wk.to, std::to_string(next) + "\n");
+        ++next;
+      } else if (!wk.quit_sent) {
+        wk.cell = -1;
+        write_all(wk.to, "quit\n");
+        wk.quit_sent = true;
+      }
+    };
+    for (std::size_t i = 0; i < workers.size(); ++i) {
+      spawn(workers[i], i);
+      dispatch(workers[i]);
     }
-    std::vector<CellResult*> cells;
-    for (auto i : cell_idx) cells.push_back(&res.cells[i]);
-    rank_cells(info, cells);
-    if (stopped()) break;
+    bool forwarded = false;
+    while (true) {
+      if (stopped() && !forwarded) {
+        // Ctrl-C from a terminal reaches the workers too; a signal sent to
+        // this process alone is passed on. Workers finish their step and report.
+        forwarded = true;
+        for (auto& wk : workers)
+          if (wk.alive) ::kill(wk.pid, SIGINT);
+        for (auto& wk : workers)
+          if (wk.alive && wk.cell < 0) dispatch(wk);
+      }
+      std::vector<pollfd> fds;
+      std::vector<std::size_t> which;
+      for (std::size_t i = 0; i < workers.size(); ++i)
+        if (workers[i].alive) {
+          fds.push_back({workers[i].from, POLLIN, 0});
+          which.push_back(i);
+        }
+      if (fds.empty()) break;
+      const int n = ::poll(fds.data(), fds.size(), 200);
+      if (n < 0 && errno != EINTR) break;
+      if (n <= 0) continue;
+      for (std::size_t f = 0; f < fds.size(); ++f) {
+        if ((fds[f].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        Worker& wk = workers[which[f]];
+        char tmp[65536];
+        const ssize_t got = ::read(wk.from, tmp, sizeof tmp);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) {
+          // The worker exited (or died).
+          int status = 0;
+          ::waitpid(wk.pid, &status, 0);
+          ::close(wk.from);
+          ::close(wk.to);
+          wk.alive = false;
+          pids[which[f]] = -1;
+          if (wk.cell >= 0) {
+            auto oc = std::make_unique<CellOutcome>();
+            oc->cell.workload = cells[static_cast<std::size_t>(wk.cell)].first->info().name;
+            oc->cell.optimizer = cells[static_cast<std::size_t>(wk.cell)].second->name;
+            oc->cell.family = cells[static_cast<std::size_t>(wk.cell)].second->family;
+            oc->cell.skipped = WIFSIGNALED(status) ? "the worker process died (signal " +
+                                                         std::to_string(WTERMSIG(status)) + ")"
+                                                   : "the worker process exited early";
+            outcomes[static_cast<std::size_t>(wk.cell)] = std::move(oc);
+            if (!stopped() && next < cells.size()) {
+              spawn(wk, which[f]);
+              dispatch(wk);
+            }
+          }
+          continue;
+        }
+        wk.inbox.append(tmp, static_cast<std::size_t>(got));
+        std::size_t nl;
+        while ((nl = wk.inbox.find('\n')) != std::string::npos) {
+          const std::string line = wk.inbox.substr(0, nl);
+          wk.inbox.erase(0, nl + 1);
+          const json m = json::parse(line);
+          const std::string t = m.at("t");
+          if (t == "begin") ev.begin(m.at("label"), m.at("steps"));
+          else if (t == "step") ev.step(m.at("s"));
+          else if (t == "end") ev.end(m.at("w"), m.at("planned"), m.at("done"), m.at("secs"));
+          else if (t == "unplan") ev.unplan(m.at("w"), m.at("runs"), m.at("steps"));
+          else if (t == "cell") {
+            const auto idx = m.at("index").get<std::size_t>();
+            outcomes[idx] = std::make_unique<CellOutcome>(cell_of_ipc(m.at("cell"), *cell_info[idx]));
+            wk.cell = -1;
+            dispatch(wk);
+          }
+        }
+      }
+    }
+    std::signal(SIGPIPE, previous_pipe == SIG_ERR ? SIG_DFL : previous_pipe);
+  }
+
+  // Merge in plan order; rank within each workload.
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (!outcomes[i]) continue;
+    CellOutcome& oc = *outcomes[i];
+    const std::size_t base = res.runs.size();
+    for (auto& r : oc.runs) res.runs.push_back(std::move(r));
+    for (auto& g : oc.cell.grid_runs) g += base;
+    for (auto& s : oc.cell.seed_runs) s += base;
+    res.cells.push_back(std::move(oc.cell));
+  }
+  for (const auto& w : res.workloads) {
+    std::vector<CellResult*> cs;
+    for (auto& c : res.cells)
+      if (c.workload == w.name) cs.push_back(&c);
+    rank_cells(w, cs);
   }
   res.interrupted = stopped();
   res.wall_s = seconds_since(t_start);

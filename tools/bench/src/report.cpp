@@ -240,6 +240,7 @@ std::string results_json(const BenchResult& r, bool with_timings) {
   j["seed"] = r.options.seed;
   j["seeds"] = r.seeds;
   j["threads"] = r.options.threads;
+  j["jobs"] = r.options.jobs;
   j["interrupted"] = r.interrupted;
   if (with_timings) {
     j["started"] = r.started;
@@ -856,7 +857,8 @@ std::string write_report(const BenchResult& r, const std::string& out) {
     << r.optimizers.size() << " optimizers, " << r.runs.size() << " training runs)</td></tr>"
     << "<tr><th class=l>seed</th><td>" << r.options.seed << " (" << r.seeds << " seeds per optimizer and workload)</td></tr>"
     << "<tr><th class=l>machine</th><td>" << html_escape(cpu_model()) << ", " << std::thread::hardware_concurrency()
-    << " hardware threads; LibTorch intra-op threads: " << r.options.threads << "</td></tr>"
+    << " hardware threads; " << r.options.jobs << " worker process(es) with " << r.options.threads
+    << " LibTorch intra-op thread(s) each</td></tr>"
     << "<tr><th class=l>started</th><td>" << html_escape(r.started) << "; wall time " << fmt("%.1f", r.wall_s) << " s</td></tr>"
     << "</table>\n";
   h << "<nav><b>Workloads:</b> ";

@@ -52,6 +52,7 @@ Function2D rosenbrock() {
   f.start = {-1.2, 1.0};
   f.box = {-2, 2, -1, 3};
   f.f = [](const Tensor& x, const Tensor& y) { return (1 - x).pow(2) + 100 * (y - x * x).pow(2); };
+  f.value = [](double x, double y) { return (1 - x) * (1 - x) + 100 * (y - x * x) * (y - x * x); };
   return f;
 }
 
@@ -63,6 +64,10 @@ Function2D beale() {
   f.box = {-2, 4, -2, 2};
   f.f = [](const Tensor& x, const Tensor& y) {
     return (1.5 - x + x * y).pow(2) + (2.25 - x + x * y * y).pow(2) + (2.625 - x + x * y * y * y).pow(2);
+  };
+  f.value = [](double x, double y) {
+    const double a = 1.5 - x + x * y, b = 2.25 - x + x * y * y, c = 2.625 - x + x * y * y * y;
+    return a * a + b * b + c * c;
   };
   return f;
 }
@@ -77,6 +82,9 @@ Function2D rastrigin() {
     const double tau = 2 * M_PI;
     return 20 + x * x - 10 * at::cos(tau * x) + y * y - 10 * at::cos(tau * y);
   };
+  f.value = [](double x, double y) {
+    return 20 + x * x - 10 * std::cos(2 * M_PI * x) + y * y - 10 * std::cos(2 * M_PI * y);
+  };
   return f;
 }
 
@@ -87,6 +95,10 @@ Function2D himmelblau() {
   f.start = {0.0, 0.0};
   f.box = {-5, 5, -5, 5};
   f.f = [](const Tensor& x, const Tensor& y) { return (x * x + y - 11).pow(2) + (x + y * y - 7).pow(2); };
+  f.value = [](double x, double y) {
+    const double a = x * x + y - 11, b = x + y * y - 7;
+    return a * a + b * b;
+  };
   return f;
 }
 
@@ -102,6 +114,10 @@ Function2D ackley() {
     return -20 * at::exp(-0.2 * at::sqrt(0.5 * (x * x + y * y) + 1e-12)) -
            at::exp(0.5 * (at::cos(tau * x) + at::cos(tau * y))) + std::exp(1.0) + 20;
   };
+  f.value = [](double x, double y) {
+    return -20 * std::exp(-0.2 * std::sqrt(0.5 * (x * x + y * y) + 1e-12)) -
+           std::exp(0.5 * (std::cos(2 * M_PI * x) + std::cos(2 * M_PI * y))) + std::exp(1.0) + 20;
+  };
   return f;
 }
 
@@ -114,6 +130,9 @@ Function2D styblinski_tang() {
   f.box = {-5, 5, -5, 5};
   f.f = [](const Tensor& x, const Tensor& y) {
     return 0.5 * (x.pow(4) - 16 * x * x + 5 * x + y.pow(4) - 16 * y * y + 5 * y);
+  };
+  f.value = [](double x, double y) {
+    return 0.5 * (x * x * x * x - 16 * x * x + 5 * x + y * y * y * y - 16 * y * y + 5 * y);
   };
   return f;
 }
@@ -135,18 +154,17 @@ class Function2DTrial : public Trial {
   void next_batch(int) override {}
   Tensor loss() override { return f_.f(p_[0], p_[1]); }
   Eval evaluate(bool) override {
-    at::NoGradGuard ng;
-    auto q = p_.detach().to(at::kDouble);
+    const auto pt = point();
     Eval e;
-    e.loss = f_.f(q[0], q[1]).item<double>() - f_.f_min;
+    e.loss = f_.value(pt[0], pt[1]) - f_.f_min;
     if (!std::isfinite(e.loss)) e.loss = std::numeric_limits<double>::infinity();
     e.loss = std::max(e.loss, 0.0);
     return e;
   }
   bool has_point() const override { return true; }
   std::array<double, 2> point() const override {
-    auto q = p_.detach();
-    return {q[0].item<double>(), q[1].item<double>()};
+    const float* d = p_.data_ptr<float>();
+    return {d[0], d[1]};
   }
 
  private:
@@ -461,9 +479,9 @@ std::unique_ptr<Workload> make_function2d(const std::string& name, bool quick) {
   w.loss_name = "f - f*";
   w.target = 1e-3;
   w.target_text = "f - f* <= 1e-3";
-  w.steps = quick ? 300 : 1000;
+  w.steps = quick ? 200 : 1000;
   w.eval_every = 1;
-  w.lr_multipliers = half_decades(-4, 4);
+  w.lr_multipliers = half_decades(-4, 5);
   w.sizes = "2 parameters (float32)";
   return std::make_unique<Function2DWorkload>(w, f);
 }
@@ -514,8 +532,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     s.val_n = quick ? 1000 : 5000;
     s.test_n = quick ? 2000 : 10000;
     s.mlp_hidden = quick ? 64 : 256;
-    s.cnn_c1 = quick ? 8 : 16;
-    s.cnn_c2 = quick ? 16 : 32;
+    s.cnn_c1 = quick ? 8 : 32;
+    s.cnn_c2 = quick ? 16 : 64;
     WorkloadInfo w;
     w.name = name;
     w.package = "dataset-fashion-mnist";
@@ -542,8 +560,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     } else {
       kind = ImageModel::cnn;
       w.title = "Fashion-MNIST, small CNN";
-      model = "a CNN conv3x3(1->" + std::to_string(s.cnn_c1) + ")-ReLU-maxpool, conv3x3(" + std::to_string(s.cnn_c1) +
-              "->" + std::to_string(s.cnn_c2) + ")-ReLU-maxpool, linear -> 10";
+      model = "a CNN conv3x3/2(1->" + std::to_string(s.cnn_c1) + ")-ReLU, conv3x3/2(" + std::to_string(s.cnn_c1) +
+              "->" + std::to_string(s.cnn_c2) + ")-ReLU, linear -> 10 (strided convolutions)";
       w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3} : half_decades(-2, 3);
       w.steps = quick ? 150 : 2000;
       w.target = 0.78;
@@ -566,7 +584,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   s.model.heads = quick ? 2 : 4;
   s.model.layers = quick ? 1 : 4;
   s.model.d_ff = quick ? 128 : 512;
-  s.eval_windows = quick ? 128 : 1024;
+  s.eval_windows = quick ? 96 : 1024;
   WorkloadInfo w;
   w.name = name;
   w.title = "King James Bible, character-level transformer";
@@ -577,8 +595,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   w.higher_is_better = false;
   w.log_loss = false;
   w.batch = quick ? 16 : 32;
-  w.steps = quick ? 150 : 3000;
-  w.eval_every = quick ? 25 : 100;
+  w.steps = quick ? 100 : 3000;
+  w.eval_every = quick ? 20 : 100;
   w.target = quick ? 2.6 : 1.8;
   w.target_text = "validation loss <= " + fmt("%.1f", w.target) + " nats/char";
   w.lr_multipliers = quick ? std::vector<double>{1, 3, 10} : half_decades(-2, 3);

@@ -38,7 +38,8 @@ struct BenchOptions {
   std::string out = "report";
   std::uint64_t seed = 0;
   int seeds = 0;       // 0: the suite's (quick 3, full 5)
-  int threads = 2;
+  int threads = 1;     // LibTorch intra-op threads per worker
+  int jobs = 2;        // worker processes running cells side by side
   bool progress = true;  // progress bar on stderr
   std::string command;   // the command line, for the report
 };
@@ -119,8 +120,26 @@ struct Plan {
 };
 Plan make_plan(const BenchOptions& options);
 
-// Runs the plan. `stop` is polled after every step: once set, the current run
-// ends (marked interrupted) and nothing more starts.
+// What a cell reports while it runs (all optional).
+struct RunEvents {
+  std::function<void(const std::string& label, int steps)> begin;
+  std::function<void(int step)> step;
+  std::function<void(const std::string& workload, int steps_planned, int steps_done, double seconds)> end;
+  std::function<void(const std::string& workload, int runs, int steps)> unplan;  // seed runs that will not happen
+};
+
+// One (workload, optimizer) cell: its runs, and the cell whose grid_runs /
+// seed_runs index into them.
+struct CellOutcome {
+  CellResult cell;
+  std::vector<RunResult> runs;
+};
+CellOutcome run_cell(Workload& w, const OptimizerEntry& opt, int seeds, std::uint64_t base_seed,
+                     const std::atomic<bool>* stop, const RunEvents& events = {});
+
+// Runs the plan (cells in options.jobs worker processes when > 1). `stop` is
+// polled after every step: once set, the current runs end (marked
+// interrupted), nothing more starts, and workers are told to stop.
 BenchResult run_plan(const BenchOptions& options, Plan plan, const std::atomic<bool>* stop);
 
 // Trains one run (exposed for tests).

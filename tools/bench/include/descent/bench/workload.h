@@ -70,7 +70,8 @@ struct Function2D {
   std::vector<std::array<double, 2>> minima;
   std::array<double, 2> start{};
   std::array<double, 4> box{};  // xmin, xmax, ymin, ymax of the contour plot
-  std::function<at::Tensor(const at::Tensor& x, const at::Tensor& y)> f;
+  std::function<at::Tensor(const at::Tensor& x, const at::Tensor& y)> f;  // for training (autograd)
+  double (*value)(double x, double y) = nullptr;                           // the same in double, for evaluation
 };
 
 class Workload {
