@@ -96,7 +96,6 @@ void woodbury_apply(const T* G, std::int64_t ld, std::int64_t m, const T* g, con
   for (std::int64_t k = 0; k < n; ++k) out[k] = lambda * static_cast<double>(g[begin + k]);
   for (std::int64_t j = 0; j < m; ++j) {
     const double yj = y[j];
-    if (yj == 0) continue;
     const T* row = G + j * ld + begin;
 #pragma GCC ivdep
     for (std::int64_t k = 0; k < n; ++k) out[k] -= yj * static_cast<double>(row[k]);
