@@ -1,6 +1,7 @@
 #include <descent/curvature.h>
 #include <descent/golden.h>
 #include <descent/optim/hessian.h>
+#include <descent/optim/projection.h>
 
 #include <torch/csrc/autograd/variable.h>
 
@@ -65,6 +66,82 @@ std::int64_t numel(const std::vector<std::int64_t>& shape) {
   std::int64_t n = 1;
   for (auto s : shape) n *= s;
   return n;
+}
+
+// block_selection and projections (FRUGAL, GaLore): parsed into the case
+// and no longer listed as unsupported.
+void parse_selection_inputs(const json& j, Case& c) {
+  const std::string& path = c.path;
+  if (j.contains("block_selection")) {
+    if (!j["block_selection"].is_array()) bad(path, "block_selection is not a list");
+    for (const auto& e : j["block_selection"]) {
+      BlockSelection b;
+      b.step = e.at("step").get<std::int64_t>();
+      if (e.contains("active")) b.active = e["active"].get<std::vector<std::string>>();
+      if (e.contains("active_indices")) b.active_indices = e["active_indices"].get<std::vector<std::int64_t>>();
+      c.block_selection.push_back(std::move(b));
+    }
+  }
+  if (j.contains("projections")) {
+    if (!j["projections"].is_array()) bad(path, "projections is not a list");
+    for (const auto& e : j["projections"]) {
+      Projection pr;
+      pr.step = e.at("step").get<std::int64_t>();
+      pr.param = e.at("param").get<std::string>();
+      pr.type = e.at("type").get<std::string>();
+      pr.shape = e.at("shape").get<std::vector<std::int64_t>>();
+      pr.matrix = flat_numbers(e.at("matrix"), path, "a projection matrix");
+      if (static_cast<std::int64_t>(pr.matrix.size()) != numel(pr.shape)) bad(path, "a projection does not match its shape");
+      c.projections.push_back(std::move(pr));
+    }
+  }
+  auto& u = c.unsupported;
+  u.erase(std::remove_if(u.begin(), u.end(),
+                         [](const std::string& k) { return k == "block_selection" || k == "projections"; }),
+          u.end());
+}
+
+// Hands the case's recorded block choices and projector factors to an
+// optimizer that takes them.
+void install_selection_inputs(const Case& c, Optimizer& opt, const std::vector<torch::Tensor>& params,
+                              at::ScalarType dtype) {
+  auto name_of = [&](const torch::Tensor& t) -> std::string {
+    for (std::size_t i = 0; i < params.size(); ++i)
+      if (params[i].is_same(t)) return c.params[i].name;
+    return "";
+  };
+  if (!c.block_selection.empty()) {
+    auto* s = dynamic_cast<SelectsBlocks*>(&opt);
+    if (s == nullptr) bad(c.path, "optimizer '" + c.optimizer + "' takes no block_selection");
+    s->set_block_selector([&c, name_of](std::int64_t step, std::size_t, const std::vector<torch::Tensor>& group,
+                                        std::int64_t count) {
+      for (const auto& b : c.block_selection) {
+        if (b.step != step) continue;
+        std::vector<std::int64_t> out;
+        if (!b.active.empty()) {
+          for (const auto& name : b.active)
+            for (std::size_t i = 0; i < group.size(); ++i)
+              if (name_of(group[i]) == name) out.push_back(static_cast<std::int64_t>(i));
+          if (out.size() != b.active.size()) bad(c.path, "block_selection names a parameter outside the group");
+        } else {
+          out = b.active_indices;
+        }
+        return out;
+      }
+      bad(c.path, "no block_selection entry for the re-selection at step " + std::to_string(step));
+    });
+  }
+  if (!c.projections.empty()) {
+    auto* s = dynamic_cast<BuildsProjections*>(&opt);
+    if (s == nullptr) bad(c.path, "optimizer '" + c.optimizer + "' takes no projections");
+    s->set_projection_source([&c, name_of, dtype](std::int64_t step, const torch::Tensor& param,
+                                                  const std::string& side, const torch::Tensor& computed) {
+      const std::string name = name_of(param);
+      for (const auto& pr : c.projections)
+        if (pr.step == step && pr.param == name && pr.type == side) return make_tensor(pr.matrix, pr.shape, dtype);
+      return computed;
+    });
+  }
 }
 
 }  // namespace
@@ -356,6 +433,7 @@ Case parse_case(const std::string& text, const std::string& path) {
     c.steps.push_back(std::move(st));
   }
   parse_objective_and_probes(j, c);
+  parse_selection_inputs(j, c);
   return c;
 }
 
@@ -398,6 +476,7 @@ Trajectory replay(const Case& c) {
     }
   }
   auto opt = Registry::instance().make(c.optimizer, std::move(groups), c.options);
+  install_selection_inputs(c, *opt, params, dtype);
 
   auto* hessian_user = dynamic_cast<UsesHessianDiagonal*>(opt.get());
   const bool after_step = c.hessian_applied == "after_step";

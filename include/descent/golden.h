@@ -63,6 +63,24 @@ struct Group {
   OptionMap options;
 };
 
+// A recorded random block choice (FRUGAL): at the re-selection made at the
+// start of `step`, these parameters were activated.
+struct BlockSelection {
+  std::int64_t step = 0;
+  std::vector<std::string> active;
+  std::vector<std::int64_t> active_indices;
+};
+
+// A recorded projector factor (GaLore, FRUGAL): built at `step` for `param`,
+// "left" (U[:, :r]) or "right" (Vh[:r, :]), row-major.
+struct Projection {
+  std::int64_t step = 0;
+  std::string param;
+  std::string type;
+  std::vector<std::int64_t> shape;
+  std::vector<double> matrix;
+};
+
 struct Case {
   std::string path;
   std::string optimizer;
@@ -76,6 +94,8 @@ struct Case {
   std::optional<Objective> objective;  // cases driven by an objective instead of gradients
   double rtol = 0, atol = 0;
   std::vector<std::string> unsupported;  // inputs in the case that replay cannot feed yet
+  std::vector<BlockSelection> block_selection;  // replaces the optimizer's random block picks
+  std::vector<Projection> projections;          // replaces the optimizer's projector factors
 };
 
 // Reads a case; throws std::runtime_error naming the file and the problem.

@@ -1,45 +1,55 @@
 #include <descent/kernels/adabelief.h>
 #include <descent/optim/adabelief.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/scalars.h>
 
 #include <cmath>
 
 namespace descent {
 
-const StateLayout& AdaBelief::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_avg_var", "max_exp_avg_var"}, {}};
+namespace {
+// exp_avg (signed), exp_avg_var and max_exp_avg_var (non-negative: unsigned).
+const QuantizableLayout& adabelief_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_avg_var", "max_exp_avg_var"});
   return l;
 }
+}  // namespace
+
+const StateLayout& AdaBelief::layout() const { return adabelief_layout().layout; }
 
 void AdaBelief::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
-  st.buffer(0) = zeros_state(p);
-  st.buffer(1) = zeros_state(p);
-  if (cast(options).amsgrad()) st.buffer(2) = zeros_state(p);
+  const auto& l = adabelief_layout();
+  const QuantConfig q = quant_config(cast(options));
+  init_slot(st, p, q, l.slot(0, kSigned));
+  init_slot(st, p, q, l.slot(1, kUnsigned));
+  if (cast(options).amsgrad()) init_slot(st, p, q, l.slot(2, kUnsigned));
 }
 
 namespace {
 
 template <bool Amsgrad, kernels::AdaBeliefStep Kind, class Fill>
-void run_adabelief(const Fill& fill, const torch::Tensor& p, const torch::Tensor& g, ParamState& st) {
+void run_adabelief(const Fill& fill, const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
+                   const QuantConfig& q) {
   kernels::AdaBeliefRule<Amsgrad, Kind> r;
   fill(r);
+  const auto& l = adabelief_layout();
   if constexpr (Amsgrad) {
-    launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
+    launch_state(r, p, g, st, q, l.slot(0, kSigned), l.slot(1, kUnsigned), l.slot(2, kUnsigned));
   } else {
-    launch(r, p, g, st.buffer(0), st.buffer(1));
+    launch_state(r, p, g, st, q, l.slot(0, kSigned), l.slot(1, kUnsigned));
   }
 }
 
 template <bool Amsgrad, class Fill>
 void dispatch_kind(kernels::AdaBeliefStep kind, const Fill& fill, const torch::Tensor& p, const torch::Tensor& g,
-                   ParamState& st) {
+                   ParamState& st, const QuantConfig& q) {
   using K = kernels::AdaBeliefStep;
   switch (kind) {
-    case K::adam: run_adabelief<Amsgrad, K::adam>(fill, p, g, st); break;
-    case K::rectified: run_adabelief<Amsgrad, K::rectified>(fill, p, g, st); break;
-    case K::sgd: run_adabelief<Amsgrad, K::sgd>(fill, p, g, st); break;
-    case K::none: run_adabelief<Amsgrad, K::none>(fill, p, g, st); break;
+    case K::adam: run_adabelief<Amsgrad, K::adam>(fill, p, g, st, q); break;
+    case K::rectified: run_adabelief<Amsgrad, K::rectified>(fill, p, g, st, q); break;
+    case K::sgd: run_adabelief<Amsgrad, K::sgd>(fill, p, g, st, q); break;
+    case K::none: run_adabelief<Amsgrad, K::none>(fill, p, g, st, q); break;
   }
 }
 
@@ -90,11 +100,13 @@ void AdaBelief::update_param(const torch::Tensor& p, const torch::Tensor& g, Par
     r.bc2_sqrt = bc.bc2_sqrt;
     r.neg_step_size = neg_step_size;
   };
+  const QuantConfig q = quant_config(o);
   if (o.amsgrad()) {
-    if (!st.buffer(2).defined()) st.buffer(2) = zeros_state(p);  // amsgrad switched on mid-run
-    dispatch_kind<true>(kind, fill, p, g, st);
+    // amsgrad switched on mid-run
+    if (!st.buffer(2).defined()) init_slot(st, p, q, adabelief_layout().slot(2, kUnsigned));
+    dispatch_kind<true>(kind, fill, p, g, st, q);
   } else {
-    dispatch_kind<false>(kind, fill, p, g, st);
+    dispatch_kind<false>(kind, fill, p, g, st, q);
   }
 }
 

@@ -1,20 +1,26 @@
 #include <descent/kernels/adagrad.h>
 #include <descent/optim/adagrad.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 
 namespace descent {
 
-const StateLayout& Adagrad::layout() const {
-  static const StateLayout l{{"sum"}, {}};
+namespace {
+const QuantizableLayout& adagrad_layout() {
+  static const QuantizableLayout l({"sum"});  // non-negative: unsigned
   return l;
 }
+}  // namespace
 
-void Adagrad::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
+const StateLayout& Adagrad::layout() const { return adagrad_layout().layout; }
+
+void Adagrad::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const {
   // PyTorch 1.13 fills "sum" in the constructor, for every parameter, from the
   // constructor's initial_accumulator_value: a group's own
   // initial_accumulator_value is ignored. descent does the same with its
   // defaults, on the parameter's first step.
-  st.buffer(0) = full_state(p, cast(defaults()).initial_accumulator_value());
+  init_slot(st, p, quant_config(cast(o)), adagrad_layout().slot(0, kUnsigned),
+            cast(defaults()).initial_accumulator_value());
 }
 
 void Adagrad::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -26,7 +32,7 @@ void Adagrad::update_param(const torch::Tensor& p, const torch::Tensor& g, Param
   r.weight_decay = o.weight_decay();
   r.eps = o.eps();
   r.neg_clr = -(o.lr() / (1 + (t - 1) * o.lr_decay()));
-  launch(r, p, g, st.buffer(0));
+  launch_state(r, p, g, st, quant_config(o), adagrad_layout().slot(0, kUnsigned));
 }
 
 }  // namespace descent

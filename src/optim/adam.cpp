@@ -1,24 +1,35 @@
 #include <descent/kernels/adam.h>
 #include <descent/optim/adam.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/scalars.h>
 
 #include <cmath>
 
 namespace descent::detail {
 
+namespace {
+// exp_avg (signed), exp_avg_sq and max_exp_avg_sq (unsigned): quantizable.
+const QuantizableLayout& adam_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_avg_sq", "max_exp_avg_sq"});
+  return l;
+}
+}  // namespace
+
 template <class Opts, bool Decoupled>
 const StateLayout& AdamImpl<Opts, Decoupled>::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_avg_sq", "max_exp_avg_sq"}, {}};
-  return l;
+  return adam_layout().layout;
 }
 
 template <class Opts, bool Decoupled>
 void AdamImpl<Opts, Decoupled>::init_state(ParamState& st, const torch::Tensor& p,
                                            const torch::optim::OptimizerOptions& options) const {
-  st.buffer(0) = zeros_state(p);
-  st.buffer(1) = zeros_state(p);
-  if (this->cast(options).amsgrad()) st.buffer(2) = zeros_state(p);
+  const auto& o = this->cast(options);
+  const auto& l = adam_layout();
+  const QuantConfig q = quant_config(o);
+  init_slot(st, p, q, l.slot(0, kSigned));
+  init_slot(st, p, q, l.slot(1, kUnsigned));
+  if (o.amsgrad()) init_slot(st, p, q, l.slot(2, kUnsigned));
 }
 
 template <class Opts, bool Decoupled>
@@ -39,15 +50,17 @@ void AdamImpl<Opts, Decoupled>::update_param(const torch::Tensor& p, const torch
     r.eps = o.eps();
     r.neg_step_size = -(o.lr() / bc.bc1);
   };
+  const auto& l = adam_layout();
+  const QuantConfig q = quant_config(o);
   if (o.amsgrad()) {
-    if (!st.buffer(2).defined()) st.buffer(2) = zeros_state(p);  // amsgrad switched on mid-run
+    if (!st.buffer(2).defined()) init_slot(st, p, q, l.slot(2, kUnsigned));  // amsgrad switched on mid-run
     kernels::AdamRule<true> r;
     fill(r);
-    launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
+    launch_state(r, p, g, st, q, l.slot(0, kSigned), l.slot(1, kUnsigned), l.slot(2, kUnsigned));
   } else {
     kernels::AdamRule<false> r;
     fill(r);
-    launch(r, p, g, st.buffer(0), st.buffer(1));
+    launch_state(r, p, g, st, q, l.slot(0, kSigned), l.slot(1, kUnsigned));
   }
 }
 

@@ -1,19 +1,28 @@
 #include <descent/kernels/adamax.h>
 #include <descent/optim/adamax.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 
 #include <cmath>
 
 namespace descent {
 
-const StateLayout& Adamax::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_inf"}, {}};
+namespace {
+// exp_avg (signed), exp_inf (non-negative: unsigned).
+const QuantizableLayout& adamax_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_inf"});
   return l;
 }
+}  // namespace
 
-void Adamax::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  st.buffer(0) = zeros_state(p);
-  st.buffer(1) = zeros_state(p);
+const StateLayout& Adamax::layout() const {
+  return adamax_layout().layout;
+}
+
+void Adamax::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
+  const QuantConfig q = quant_config(cast(options));
+  init_slot(st, p, q, adamax_layout().slot(0, kSigned));
+  init_slot(st, p, q, adamax_layout().slot(1, kUnsigned));
 }
 
 void Adamax::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -29,7 +38,7 @@ void Adamax::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamS
   r.beta2 = b2;
   r.eps = o.eps();
   r.neg_clr = -(o.lr() / (1 - std::pow(b1, t)));
-  launch(r, p, g, st.buffer(0), st.buffer(1));
+  launch_state(r, p, g, st, quant_config(o), adamax_layout().slot(0, kSigned), adamax_layout().slot(1, kUnsigned));
 }
 
 }  // namespace descent

@@ -1,6 +1,7 @@
 #include <descent/kernels/adan.h>
 #include <descent/optim/adan.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/scalars.h>
 
 #include <descent/optim/launch.h>
@@ -20,13 +21,20 @@ struct GradSquares {
 
 }  // namespace
 
-const StateLayout& Adan::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_avg_sq", "exp_avg_diff", "neg_pre_grad"}, {}};
+namespace {
+// exp_avg, exp_avg_diff, neg_pre_grad (signed), exp_avg_sq (unsigned).
+const QuantizableLayout& adan_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_avg_sq", "exp_avg_diff", "neg_pre_grad"});
   return l;
 }
+StateSlot adan_slot(int k) { return adan_layout().slot(k, k == 1 ? kUnsigned : kSigned); }
+}  // namespace
 
-void Adan::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  for (int k = 0; k < 4; ++k) st.buffer(k) = zeros_state(p);
+const StateLayout& Adan::layout() const { return adan_layout().layout; }
+
+void Adan::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const {
+  const QuantConfig q = quant_config(cast(o));
+  for (int k = 0; k < 4; ++k) init_slot(st, p, q, adan_slot(k));
 }
 
 // The reference's clip factor, in its precisions: a float32 accumulator
@@ -87,19 +95,20 @@ void Adan::update() {
       ++st.step;
       // neg_pre_grad = −clip·g at the group's first step and for a new state.
       const bool first = gs.step == 1 || st.step == 1;
-      const torch::Tensor &m = st.buffer(0), &n = st.buffer(1), &dd = st.buffer(2), &npg = st.buffer(3);
+      const QuantConfig q = quant_config(o);
+      const StateSlot m = adan_slot(0), n = adan_slot(1), dd = adan_slot(2), npg = adan_slot(3);
       if (first && o.no_prox()) {
         kernels::AdanRule<true, true> r;
-        launch(fill(r), p, g, m, n, dd, npg);
+        launch_state(fill(r), p, g, st, q, m, n, dd, npg);
       } else if (first) {
         kernels::AdanRule<true, false> r;
-        launch(fill(r), p, g, m, n, dd, npg);
+        launch_state(fill(r), p, g, st, q, m, n, dd, npg);
       } else if (o.no_prox()) {
         kernels::AdanRule<false, true> r;
-        launch(fill(r), p, g, m, n, dd, npg);
+        launch_state(fill(r), p, g, st, q, m, n, dd, npg);
       } else {
         kernels::AdanRule<false, false> r;
-        launch(fill(r), p, g, m, n, dd, npg);
+        launch_state(fill(r), p, g, st, q, m, n, dd, npg);
       }
     }
   }

@@ -1,6 +1,7 @@
 #include <descent/kernels/ademamix.h>
 #include <descent/optim/ademamix.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 
 #include "optim/adaptive_lr_util.h"
 
@@ -22,15 +23,22 @@ template <class A> double stable_rms(double sum, double numel) {
 
 }  // namespace
 
-const StateLayout& AdEMAMix::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_avg_sq", "exp_avg_slow"}, {}};
+namespace {
+// exp_avg, exp_avg_slow (signed), exp_avg_sq (unsigned).
+const QuantizableLayout& ademamix_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_avg_sq", "exp_avg_slow"});
   return l;
 }
+}  // namespace
 
-void AdEMAMix::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  st.buffer(0) = zeros_state(p);
-  st.buffer(1) = zeros_state(p);
-  st.buffer(2) = zeros_state(p);
+const StateLayout& AdEMAMix::layout() const { return ademamix_layout().layout; }
+
+void AdEMAMix::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const {
+  const auto& l = ademamix_layout();
+  const QuantConfig q = quant_config(cast(o));
+  init_slot(st, p, q, l.slot(0, kSigned));
+  init_slot(st, p, q, l.slot(1, kUnsigned));
+  init_slot(st, p, q, l.slot(2, kSigned));
 }
 
 void AdEMAMix::update_group(std::size_t gi) {
@@ -74,7 +82,9 @@ void AdEMAMix::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
                       : o.weight_decay() > 0 ? Decay::l2
                                              : Decay::none;
   const bool two_pass = o.cautious() || o.stable_adamw();
-  const torch::Tensor &m = st.buffer(0), &v = st.buffer(1), &slow = st.buffer(2);
+  const auto& l = ademamix_layout();
+  const QuantConfig q = quant_config(o);
+  const StateSlot m = l.slot(0, kSigned), v = l.slot(1, kUnsigned), slow = l.slot(2, kSigned);
 
   auto step = [&](auto dtag) {
     constexpr Decay D = decltype(dtag)::value;
@@ -82,12 +92,13 @@ void AdEMAMix::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
       kernels::AdemamixRule<D> r;
       r.a = a;
       r.a.neg_step = -step_size_;
-      launch(r, p, g, m, v, slow);
+      launch_state(r, p, g, st, q, m, v, slow);
       return;
     }
     kernels::AdemamixMomentsRule<D> first;
     first.a = a;
-    const auto sums = launch_reduce(first, p, g, m, v, slow);
+    // With int8 state, pass 2 reads the moments pass 1 requantized.
+    const auto sums = launch_state_reduce(first, p, g, st, q, m, v, slow);
     const double numel = static_cast<double>(p.numel());
     const bool single = adaptive_lr::single_precision(p);
     // step_size /= rms: the group's running step size (the reference's quirk).
@@ -98,11 +109,11 @@ void AdEMAMix::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
       a.cautious_factor = single ? cautious_factor<float>(sums[0], numel) : cautious_factor<double>(sums[0], numel);
       kernels::AdemamixApplyRule<D, true> r;
       r.a = a;
-      launch(r, p, g, m, v, slow);
+      launch_state(r, p, g, st, q, m, v, slow);
     } else {
       kernels::AdemamixApplyRule<D, false> r;
       r.a = a;
-      launch(r, p, g, m, v, slow);
+      launch_state(r, p, g, st, q, m, v, slow);
     }
   };
   switch (decay) {

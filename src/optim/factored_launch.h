@@ -203,6 +203,7 @@ GridSums<Rule> launch_grid(const Rule& rule, const kernels::Grid& grid, const to
     if (t.scalar_type() != want) bad_state_dtype(p.scalar_type(), t.scalar_type());
   };
   (check(s), ...);
+  (void)check;
   if (!p.is_contiguous() || !g.is_contiguous() || !(s.is_contiguous() && ...))
     throw std::logic_error("descent: launch_grid needs contiguous tensors");
   switch (p.scalar_type()) {

@@ -1,16 +1,21 @@
 #include <descent/kernels/sign_momentum.h>
 #include <descent/optim/launch.h>
 #include <descent/optim/lion.h>
+#include <descent/optim/quantized_state.h>
 
 namespace descent {
 
-const StateLayout& Lion::layout() const {
-  static const StateLayout l{{"exp_avg"}, {}};
+namespace {
+const QuantizableLayout& lion_layout() {
+  static const QuantizableLayout l({"exp_avg"});  // signed
   return l;
 }
+}  // namespace
 
-void Lion::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  st.buffer(0) = zeros_state(p);
+const StateLayout& Lion::layout() const { return lion_layout().layout; }
+
+void Lion::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const {
+  init_slot(st, p, quant_config(cast(o)), lion_layout().slot(0, kSigned));
 }
 
 void Lion::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -23,7 +28,7 @@ void Lion::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSta
   r.beta2 = o.betas()[1];
   r.one_minus_beta2 = 1 - o.betas()[1];
   r.neg_lr = -o.lr();
-  launch(r, p, g, st.buffer(0));
+  launch_state(r, p, g, st, quant_config(o), lion_layout().slot(0, kSigned));
 }
 
 }  // namespace descent

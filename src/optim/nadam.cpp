@@ -1,19 +1,28 @@
 #include <descent/kernels/nadam.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/nadam.h>
 
 #include <cmath>
 
 namespace descent {
 
-const StateLayout& NAdam::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_avg_sq"}, {"mu_product"}};
+namespace {
+// exp_avg (signed), exp_avg_sq (unsigned).
+const QuantizableLayout& nadam_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_avg_sq"}, {"mu_product"});
   return l;
 }
+}  // namespace
 
-void NAdam::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  st.buffer(0) = zeros_state(p);
-  st.buffer(1) = zeros_state(p);
+const StateLayout& NAdam::layout() const {
+  return nadam_layout().layout;
+}
+
+void NAdam::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
+  const QuantConfig q = quant_config(cast(options));
+  init_slot(st, p, q, nadam_layout().slot(0, kSigned));
+  init_slot(st, p, q, nadam_layout().slot(1, kUnsigned));
   st.scalars[0] = 1.0;  // mu_product = torch.tensor(1.)
 }
 
@@ -41,7 +50,7 @@ void NAdam::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSt
   r.eps = o.eps();
   r.grad_coef = -o.lr() * (1. - mu) / (1. - static_cast<double>(mu_product));
   r.avg_coef = -o.lr() * mu_next / (1. - static_cast<double>(mu_product_next));
-  launch(r, p, g, st.buffer(0), st.buffer(1));
+  launch_state(r, p, g, st, quant_config(o), nadam_layout().slot(0, kSigned), nadam_layout().slot(1, kUnsigned));
 }
 
 }  // namespace descent

@@ -1,19 +1,28 @@
 #include <descent/kernels/radam.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/radam.h>
 
 #include <cmath>
 
 namespace descent {
 
-const StateLayout& RAdam::layout() const {
-  static const StateLayout l{{"exp_avg", "exp_avg_sq"}, {}};
+namespace {
+// exp_avg (signed), exp_avg_sq (unsigned).
+const QuantizableLayout& radam_layout() {
+  static const QuantizableLayout l({"exp_avg", "exp_avg_sq"});
   return l;
 }
+}  // namespace
 
-void RAdam::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  st.buffer(0) = zeros_state(p);
-  st.buffer(1) = zeros_state(p);
+const StateLayout& RAdam::layout() const {
+  return radam_layout().layout;
+}
+
+void RAdam::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
+  const QuantConfig q = quant_config(cast(options));
+  init_slot(st, p, q, radam_layout().slot(0, kSigned));
+  init_slot(st, p, q, radam_layout().slot(1, kUnsigned));
 }
 
 void RAdam::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -41,10 +50,10 @@ void RAdam::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSt
     fill(r);
     r.rect = std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
     r.bc2_sqrt = std::sqrt(bc2);
-    launch(r, p, g, st.buffer(0), st.buffer(1));
+    launch_state(r, p, g, st, quant_config(o), radam_layout().slot(0, kSigned), radam_layout().slot(1, kUnsigned));
   } else {
     kernels::RadamRule<false> r;
-    launch(fill(r), p, g, st.buffer(0), st.buffer(1));
+    launch_state(fill(r), p, g, st, quant_config(o), radam_layout().slot(0, kSigned), radam_layout().slot(1, kUnsigned));
   }
 }
 

@@ -1,19 +1,27 @@
 #include <descent/kernels/rmsprop.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/rmsprop.h>
 
 namespace descent {
 
-const StateLayout& RMSprop::layout() const {
-  static const StateLayout l{{"square_avg", "momentum_buffer", "grad_avg"}, {}};
+namespace {
+// square_avg (unsigned), momentum_buffer and grad_avg (signed).
+const QuantizableLayout& rmsprop_layout() {
+  static const QuantizableLayout l({"square_avg", "momentum_buffer", "grad_avg"});
   return l;
 }
+StateSlot rmsprop_slot(int k) { return rmsprop_layout().slot(k, k == 0 ? kUnsigned : kSigned); }
+}  // namespace
+
+const StateLayout& RMSprop::layout() const { return rmsprop_layout().layout; }
 
 void RMSprop::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
   const auto& o = cast(options);
-  st.buffer(0) = zeros_state(p);
-  if (o.momentum() > 0) st.buffer(1) = zeros_state(p);
-  if (o.centered()) st.buffer(2) = zeros_state(p);
+  const QuantConfig q = quant_config(o);
+  init_slot(st, p, q, rmsprop_slot(0));
+  if (o.momentum() > 0) init_slot(st, p, q, rmsprop_slot(1));
+  if (o.centered()) init_slot(st, p, q, rmsprop_slot(2));
 }
 
 void RMSprop::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -22,8 +30,9 @@ void RMSprop::update_param(const torch::Tensor& p, const torch::Tensor& g, Param
   const bool momentum = o.momentum() > 0;
   const bool centered = o.centered();
   // Switched on after the state was created: start from zeros.
-  if (momentum && !st.buffer(1).defined()) st.buffer(1) = zeros_state(p);
-  if (centered && !st.buffer(2).defined()) st.buffer(2) = zeros_state(p);
+  const QuantConfig q = quant_config(o);
+  if (momentum && !st.buffer(1).defined()) init_slot(st, p, q, rmsprop_slot(1));
+  if (centered && !st.buffer(2).defined()) init_slot(st, p, q, rmsprop_slot(2));
   auto fill = [&](auto& r) {
     r.gsign = o.maximize() ? -1.0 : 1.0;
     r.weight_decay = o.weight_decay();
@@ -34,19 +43,19 @@ void RMSprop::update_param(const torch::Tensor& p, const torch::Tensor& g, Param
     r.neg_lr = -o.lr();
     return r;
   };
-  const torch::Tensor &sq = st.buffer(0), &buf = st.buffer(1), &gavg = st.buffer(2);
+  const StateSlot sq = rmsprop_slot(0), buf = rmsprop_slot(1), gavg = rmsprop_slot(2);
   if (centered && momentum) {
     kernels::RmspropRule<true, true> r;
-    launch(fill(r), p, g, sq, gavg, buf);
+    launch_state(fill(r), p, g, st, q, sq, gavg, buf);
   } else if (centered) {
     kernels::RmspropRule<true, false> r;
-    launch(fill(r), p, g, sq, gavg);
+    launch_state(fill(r), p, g, st, q, sq, gavg);
   } else if (momentum) {
     kernels::RmspropRule<false, true> r;
-    launch(fill(r), p, g, sq, buf);
+    launch_state(fill(r), p, g, st, q, sq, buf);
   } else {
     kernels::RmspropRule<false, false> r;
-    launch(fill(r), p, g, sq);
+    launch_state(fill(r), p, g, st, q, sq);
   }
 }
 

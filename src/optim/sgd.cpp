@@ -1,5 +1,6 @@
 #include <descent/kernels/sgd.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/sgd.h>
 
 namespace descent {
@@ -11,9 +12,17 @@ void SGDOptions::check_consistency() const {
                       detail::format_value(momentum_) + ", dampening = " + detail::format_value(dampening_) + ")");
 }
 
-const StateLayout& SGD::layout() const {
-  static const StateLayout l{{"momentum_buffer"}, {}};
+namespace {
+const QuantizableLayout& sgd_layout() {
+  static const QuantizableLayout l({"momentum_buffer"});  // signed
   return l;
+}
+}  // namespace
+
+const StateLayout& SGD::layout() const { return sgd_layout().layout; }
+
+torch::Tensor SGD::lazy_state(std::size_t b, const torch::Tensor& p, const ParamState& st) const {
+  return descent::lazy_state(sgd_layout(), b, p, st);
 }
 
 void SGD::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -26,9 +35,10 @@ void SGD::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamStat
   }
   // The buffer is created when momentum is first used, and starts as a copy of
   // the first (decayed) gradient, as PyTorch's clone.
-  torch::Tensor& buf = st.buffer(0);
-  const bool first = !buf.defined();
-  if (first) buf = zeros_state(p);
+  const StateSlot slot = sgd_layout().slot(0, kSigned);
+  const QuantConfig q = quant_config(o);
+  const bool first = !st.buffer(0).defined();
+  if (first) init_slot(st, p, q, slot);
   kernels::SgdMomentumRule rule;
   rule.gsign = gsign;
   rule.weight_decay = o.weight_decay();
@@ -37,7 +47,7 @@ void SGD::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamStat
   rule.one_minus_dampening = 1 - o.dampening();
   rule.first = first;
   rule.nesterov = o.nesterov();
-  launch(rule, p, g, buf);
+  launch_state(rule, p, g, st, q, slot);
 }
 
 }  // namespace descent

@@ -1,16 +1,21 @@
 #include <descent/kernels/sign_momentum.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/quantized_state.h>
 #include <descent/optim/tiger.h>
 
 namespace descent {
 
-const StateLayout& Tiger::layout() const {
-  static const StateLayout l{{"exp_avg"}, {}};
+namespace {
+const QuantizableLayout& tiger_layout() {
+  static const QuantizableLayout l({"exp_avg"});  // signed
   return l;
 }
+}  // namespace
 
-void Tiger::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions&) const {
-  st.buffer(0) = zeros_state(p);
+const StateLayout& Tiger::layout() const { return tiger_layout().layout; }
+
+void Tiger::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const {
+  init_slot(st, p, quant_config(cast(o)), tiger_layout().slot(0, kSigned));
 }
 
 void Tiger::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
@@ -29,7 +34,7 @@ void Tiger::update_param(const torch::Tensor& p, const torch::Tensor& g, ParamSt
   r.beta1 = r.beta2 = o.beta();
   r.one_minus_beta1 = r.one_minus_beta2 = 1 - o.beta();
   r.neg_lr = -o.lr();
-  launch(r, p, g, st.buffer(0));
+  launch_state(r, p, g, st, quant_config(o), tiger_layout().slot(0, kSigned));
 }
 
 }  // namespace descent

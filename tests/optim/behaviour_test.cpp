@@ -93,7 +93,9 @@ TEST_P(Behaviour, EachGroupFollowsItsOwnOptions) {
     EXPECT_TRUE(bit_equal(p[1], q1[0])) << "group 1 differs from a single-group optimizer with its options";
     // (Unless the option does nothing here even for a single group, e.g. an
     // lr that a relative step size replaces.)
-    if (!bit_equal(q1[0], r1[0])) EXPECT_FALSE(bit_equal(p[1], r1[0])) << "group 1's override made no difference";
+    if (!bit_equal(q1[0], r1[0])) {
+      EXPECT_FALSE(bit_equal(p[1], r1[0])) << "group 1's override made no difference";
+    }
     EXPECT_EQ(opt->param_groups()[1].options().get_lr(), key == "lr" ? value.number : 0.01);
     EXPECT_EQ(opt->param_groups()[0].options().get_lr(), 0.01);
   }
@@ -363,6 +365,21 @@ TEST_P(Behaviour, Float32AgreesWithFloat64) {
       const auto& y = b->state_of(p32[0])->buffers[k];
       ASSERT_EQ(x.defined(), y.defined());
       if (!x.defined()) continue;
+      if (x.scalar_type() == at::kByte) {
+        // 8-bit codes (state_dtype = int8, adam8bit): the same codes, but for
+        // the few a last-bit difference moved across a decision boundary.
+        ASSERT_EQ(y.scalar_type(), at::kByte);
+        EXPECT_LE((x != y).sum().item<std::int64_t>(), x.numel() / 20 + 1) << "state buffer " << k;
+        continue;
+      }
+      const std::string& buffer = a->state_of(p64[0])->layout->buffers[k];
+      if (float32_state().count(name) || (buffer.size() > 7 && buffer.substr(buffer.size() - 7) == "_absmax")) {
+        // float32 whatever the parameter dtype (the block absmax of 8-bit
+        // state; optimizers whose reference keeps float32 state).
+        EXPECT_EQ(x.scalar_type(), at::kFloat);
+        EXPECT_TRUE(at::allclose(x, y, 1e-3, 1e-6, /*equal_nan=*/true)) << "state buffer " << k;
+        continue;
+      }
       if (x.scalar_type() == y.scalar_type() && x.scalar_type() != at::kDouble) {
         // A reduced-precision storage the optimizer chose for both (Adafactor's momentum_dtype).
         EXPECT_TRUE(x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf || x.scalar_type() == at::kFloat);
@@ -409,8 +426,10 @@ TEST_P(Behaviour, BFloat16TracksFloat32) {
                 0.5 * moved32);
     }
     for (const auto& t : b->state_of(p16[0])->buffers)
-      if (t.defined() && t.scalar_type() != at::kBFloat16 && t.scalar_type() != at::kHalf) {
-        // float32 state, apart from reduced-precision storage an optimizer chose (Adafactor's momentum_dtype)
+      if (t.defined() && t.scalar_type() != at::kBFloat16 && t.scalar_type() != at::kHalf &&
+          t.scalar_type() != at::kByte) {
+        // float32 state, apart from reduced-precision storage an optimizer
+        // chose (Adafactor's momentum_dtype) and 8-bit state's uint8 codes
         EXPECT_EQ(t.scalar_type(), at::kFloat) << "bfloat16 parameters keep float32 state";
       }
   }

@@ -24,6 +24,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -49,6 +50,13 @@ inline OptionValue flag(bool b) {
   OptionValue v;
   v.kind = OptionValue::Kind::boolean;
   v.boolean = b;
+  return v;
+}
+
+inline OptionValue text(const std::string& s) {
+  OptionValue v;
+  v.kind = OptionValue::Kind::string;
+  v.string = s;
   return v;
 }
 
@@ -145,6 +153,13 @@ inline std::vector<std::pair<std::string, OptionMap>> candidate_variants() {
       {"centered", with({{"centered", flag(true)}, {"momentum", num(0.5)}})},
       {"weight_decay", with({{"weight_decay", num(0.1)}})},
       {"maximize", with({{"maximize", flag(true)}})},
+      // 8-bit block-wise state (state_dtype = "int8", optim/quantized_state.h),
+      // small blocks so that the test tensors span several.
+      {"int8", with({{"state_dtype", text("int8")}, {"min_8bit_size", num(0)}, {"blocksize", num(8)}})},
+      {"int8_momentum", with({{"state_dtype", text("int8")}, {"min_8bit_size", num(0)}, {"blocksize", num(8)},
+                              {"momentum", num(0.9)}})},
+      {"int8_amsgrad", with({{"state_dtype", text("int8")}, {"min_8bit_size", num(0)}, {"blocksize", num(8)},
+                             {"amsgrad", flag(true)}})},
   };
 }
 
@@ -196,6 +211,21 @@ inline const std::map<std::string, std::string>& steps_without_gradient() {
       {"muon", "SingleDeviceMuon[WithAuxAdam].step sets p.grad = zeros_like(p) for a parameter without one"},
   };
   return m;
+}
+
+// Optimizers that keep float32 state for every parameter dtype, as their
+// reference does (bitsandbytes: float32 or 8-bit state, float32 arithmetic).
+inline const std::map<std::string, std::string>& float32_state_reasons() {
+  static const std::map<std::string, std::string> m = {
+      {"adam8bit", "bitsandbytes keeps float32 (or 8-bit) state and computes in float32 for every dtype"},
+      {"adamw8bit", "bitsandbytes keeps float32 (or 8-bit) state and computes in float32 for every dtype"},
+  };
+  return m;
+}
+inline std::set<std::string> float32_state() {
+  std::set<std::string> s;
+  for (const auto& [k, v] : float32_state_reasons()) s.insert(k);
+  return s;
 }
 
 // The first option variant that keeps state beyond the default (momentum,

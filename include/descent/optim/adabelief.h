@@ -3,6 +3,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -19,6 +20,7 @@ struct AdaBeliefOptions : Options<AdaBeliefOptions> {
   DESCENT_OPTION(bool, fixed_decay, false)
   DESCENT_OPTION(bool, rectify, true)
   DESCENT_OPTION(bool, degenerated_to_sgd, true)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -31,6 +33,7 @@ struct AdaBeliefOptions : Options<AdaBeliefOptions> {
     v("fixed_decay", fixed_decay_, any_bool());
     v("rectify", rectify_, any_bool());
     v("degenerated_to_sgd", degenerated_to_sgd_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

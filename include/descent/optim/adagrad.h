@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -15,6 +16,7 @@ struct AdagradOptions : Options<AdagradOptions> {
   DESCENT_OPTION(double, initial_accumulator_value, 0.0)
   DESCENT_OPTION(double, eps, 1e-10)
   DESCENT_OPTION(bool, maximize, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -24,6 +26,7 @@ struct AdagradOptions : Options<AdagradOptions> {
     v("initial_accumulator_value", initial_accumulator_value_, at_least(0));
     v("eps", eps_, at_least(0));
     v("maximize", maximize_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -16,6 +17,7 @@ struct AdamFamilyOptions : Options<Derived> {
   DESCENT_OPTION(double, weight_decay, 0.0)
   DESCENT_OPTION(bool, amsgrad, false)
   DESCENT_OPTION(bool, maximize, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -25,6 +27,7 @@ struct AdamFamilyOptions : Options<Derived> {
     v("weight_decay", weight_decay_, at_least(0));
     v("amsgrad", amsgrad_, any_bool());
     v("maximize", maximize_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

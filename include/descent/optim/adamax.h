@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -14,6 +15,7 @@ struct AdamaxOptions : Options<AdamaxOptions> {
   DESCENT_OPTION(double, eps, 1e-8)
   DESCENT_OPTION(double, weight_decay, 0.0)
   DESCENT_OPTION(bool, maximize, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -22,6 +24,7 @@ struct AdamaxOptions : Options<AdamaxOptions> {
     v("eps", eps_, at_least(0));
     v("weight_decay", weight_decay_, at_least(0));
     v("maximize", maximize_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -15,6 +16,7 @@ struct AdanOptions : Options<AdanOptions> {
   DESCENT_OPTION(double, weight_decay, 0.0)
   DESCENT_OPTION(double, max_grad_norm, 0.0)
   DESCENT_OPTION(bool, no_prox, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -24,6 +26,7 @@ struct AdanOptions : Options<AdanOptions> {
     v("weight_decay", weight_decay_, at_least(0));
     v("max_grad_norm", max_grad_norm_, at_least(0));
     v("no_prox", no_prox_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 #include <algorithm>
 #include <limits>
@@ -27,6 +28,7 @@ struct AdEMAMixOptions : Options<AdEMAMixOptions> {
   // Read by the reference from its **kwargs (group.get(...)):
   DESCENT_OPTION(bool, cautious, false)
   DESCENT_OPTION(bool, stable_adamw, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -41,6 +43,7 @@ struct AdEMAMixOptions : Options<AdEMAMixOptions> {
     v("maximize", maximize_, any_bool());
     v("cautious", cautious_, any_bool());
     v("stable_adamw", stable_adamw_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 
   void check_consistency() const {

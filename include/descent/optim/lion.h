@@ -3,6 +3,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -13,12 +14,14 @@ struct LionOptions : Options<LionOptions> {
   DESCENT_OPTION(double, lr, 1e-4)
   DESCENT_OPTION(Betas, betas, {0.9, 0.99})
   DESCENT_OPTION(double, weight_decay, 0.0)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
     v("lr", lr_, at_least(0));
     v("betas", betas_, in_co(0, 1));
     v("weight_decay", weight_decay_, at_least(0));
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

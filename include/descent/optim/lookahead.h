@@ -72,6 +72,7 @@ class Lookahead : public Optimizer {
 
  protected:
   void check_options(const torch::optim::OptimizerOptions& options) const override;
+  bool supports_bf16_modes() const override { return false; }  // the slow-weight synchronisation writes p with ATen
   const StateLayout& layout() const override;
   std::vector<std::string> group_scalar_names() const override { return {"counter"}; }
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -15,6 +16,7 @@ struct NAdamOptions : Options<NAdamOptions> {
   DESCENT_OPTION(double, eps, 1e-8)
   DESCENT_OPTION(double, weight_decay, 0.0)
   DESCENT_OPTION(double, momentum_decay, 4e-3)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -23,6 +25,7 @@ struct NAdamOptions : Options<NAdamOptions> {
     v("eps", eps_, at_least(0));
     v("weight_decay", weight_decay_, at_least(0));
     v("momentum_decay", momentum_decay_, at_least(0));
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

@@ -45,6 +45,14 @@ class ParamState final : public torch::optim::OptimizerCloneableParamState<Param
   std::vector<torch::Tensor> buffers;
   std::vector<double> scalars;
   const StateLayout* layout = nullptr;
+  // Mixed precision (bfloat16 parameters; the bf16_mode option): the float32
+  // master copy (bf16_mode = master_weights), and what seeds the stochastic
+  // rounding stream (bf16_mode = stochastic_rounding). Set by state_for() from
+  // the group's options at every step.
+  torch::Tensor master;
+  std::uint8_t bf16_write = 0;      // 0 nearest, 1 master_weights, 2 stochastic_rounding
+  std::uint64_t bf16_seed = 0;
+  std::uint32_t ordinal = 0;        // the parameter's position over all groups
 
   torch::Tensor& buffer(std::size_t i) { return buffers[i]; }
   const torch::Tensor& buffer(std::size_t i) const { return buffers[i]; }
@@ -122,6 +130,11 @@ class Optimizer : public torch::optim::Optimizer {
   virtual void init_state(ParamState& state, const torch::Tensor& param,
                           const torch::optim::OptimizerOptions& options) const = 0;
 
+  // What a buffer that init_state leaves undefined and update_param creates
+  // later (e.g. SGD's momentum buffer) must look like when a checkpoint
+  // brings it: by default zeros_state(param); `st` holds the loaded scalars.
+  virtual torch::Tensor lazy_state(std::size_t buffer, const torch::Tensor& param, const ParamState& st) const;
+
   // Updates all parameters; the default visits each group in order and each
   // parameter with a gradient, creating its state and counting its step, then
   // calls update_param(). Optimizers with global steps (clipping over all
@@ -131,8 +144,15 @@ class Optimizer : public torch::optim::Optimizer {
   virtual void update_param(const torch::Tensor& param, const torch::Tensor& grad, ParamState& state,
                             const torch::optim::OptimizerOptions& options, GroupState& group) {}
 
-  // The state of `param`, created on first use.
+  // The state of `param`, created on first use; also applies the group's
+  // bf16_mode to it (creates or drops the master copy).
   ParamState& state_for(const torch::Tensor& param, const torch::optim::OptimizerOptions& options);
+
+  // Whether every write of this optimizer to its parameters goes through
+  // launch()/launch_reduce() (which honour bf16_mode). Optimizers that write
+  // parameters otherwise (grid kernels, ATen ops) return false, and a
+  // bf16_mode other than "nearest" is then refused with a clear error.
+  virtual bool supports_bf16_modes() const { return true; }
   GroupState& mutable_group_state(std::size_t group) { return group_states_[group]; }
 
   // Hooks for optimizers with state outside ParamState/GroupState. save_extra
@@ -144,6 +164,7 @@ class Optimizer : public torch::optim::Optimizer {
  private:
   void check_step() const;
   void sync_group_states();
+  std::uint32_t ordinal_of(const torch::Tensor& param) const;
 
   std::unordered_map<const void*, ParamState*> index_;  // TensorImpl* -> state in state_
   std::vector<GroupState> group_states_;

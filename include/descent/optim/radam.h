@@ -3,6 +3,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -14,6 +15,7 @@ struct RAdamOptions : Options<RAdamOptions> {
   DESCENT_OPTION(Betas, betas, {0.9, 0.999})
   DESCENT_OPTION(double, eps, 1e-8)
   DESCENT_OPTION(double, weight_decay, 0.0)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -21,6 +23,7 @@ struct RAdamOptions : Options<RAdamOptions> {
     v("betas", betas_, in_co(0, 1));
     v("eps", eps_, at_least(0));
     v("weight_decay", weight_decay_, at_least(0));
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -16,6 +17,7 @@ struct RMSpropOptions : Options<RMSpropOptions> {
   DESCENT_OPTION(double, momentum, 0.0)
   DESCENT_OPTION(bool, centered, false)
   DESCENT_OPTION(bool, maximize, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -26,6 +28,7 @@ struct RMSpropOptions : Options<RMSpropOptions> {
     v("momentum", momentum_, at_least(0));
     v("centered", centered_, any_bool());
     v("maximize", maximize_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

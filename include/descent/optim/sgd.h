@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 #include <limits>
 
@@ -18,6 +19,7 @@ struct SGDOptions : Options<SGDOptions> {
   DESCENT_OPTION(double, weight_decay, 0.0)
   DESCENT_OPTION(bool, nesterov, false)
   DESCENT_OPTION(bool, maximize, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -27,6 +29,7 @@ struct SGDOptions : Options<SGDOptions> {
     v("weight_decay", weight_decay_, at_least(0));
     v("nesterov", nesterov_, any_bool());
     v("maximize", maximize_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
   void check_consistency() const;
 };
@@ -40,6 +43,7 @@ class SGD : public OptimizerImpl<SGDOptions> {
   void init_state(ParamState&, const torch::Tensor&, const torch::optim::OptimizerOptions&) const override {}
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
                     const torch::optim::OptimizerOptions& o, GroupState&) override;
+  torch::Tensor lazy_state(std::size_t b, const torch::Tensor& p, const ParamState& st) const override;
 };
 
 }  // namespace descent

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <descent/optim/optimizer.h>
+#include <descent/optim/state_dtype.h>
 
 namespace descent {
 
@@ -15,6 +16,7 @@ struct TigerOptions : Options<TigerOptions> {
   DESCENT_OPTION(bool, weight_decouple, true)
   DESCENT_OPTION(bool, fixed_decay, false)
   DESCENT_OPTION(bool, maximize, false)
+  DESCENT_STATE_DTYPE_OPTIONS()
 
  public:
   template <class V> void fields(V&& v) {
@@ -24,6 +26,7 @@ struct TigerOptions : Options<TigerOptions> {
     v("weight_decouple", weight_decouple_, any_bool());
     v("fixed_decay", fixed_decay_, any_bool());
     v("maximize", maximize_, any_bool());
+    DESCENT_STATE_DTYPE_FIELDS(v);
   }
 };
 

@@ -1,0 +1,250 @@
+// descent/kernels/quantized.h: block-wise 8-bit optimizer state, for any
+// elementwise rule, in one fused pass per block.
+//
+// Reference: bitsandbytes (Dettmers et al., "8-bit Optimizers via Block-wise
+// Quantization", ICLR 2022), bitsandbytes-foundation/bitsandbytes @ 95f9af30:
+// bitsandbytes/functional.py (create_dynamic_map) and the repo's pure-PyTorch
+// 8-bit optimizer, bitsandbytes/backends/triton/kernels_optim.py
+// (optimizer_update_8bit_blockwise_pytorch, _quantize_blockwise_pytorch,
+// _dequantize_blockwise_pytorch).
+//
+// A quantized state is a byte per element (an index into a sorted 256-entry
+// code book, the "dynamic map": signed for moments that change sign, unsigned
+// for second moments) and a float32 absmax per block of `block` consecutive
+// elements. Its value is code[c]·absmax[block], a float32 product. One step
+// over a block of one tensor:
+//   1. dequantize every state of the block into a float32 buffer on the stack;
+//   2. run the optimizer's own rule, unchanged, over the block (parameter,
+//      gradient and the buffered states): the update uses the fresh,
+//      unquantized states;
+//   3. absmax ← max |s| over the block of each new state (NaN propagates, as
+//      torch.max; an all-zero block gets absmax 1, as the reference);
+//   4. requantize: c ← the index of the code nearest to s/absmax (float32
+//      division), as torch.argmin(|s/absmax − code|): ties go to the lower
+//      index, NaN gives index 0.
+// Nothing is allocated; a block is read and written once.
+//
+// The rule sees states of its compute type A (float, or double for double
+// parameters); the buffer holds float32 (the state's precision). A rule that
+// declares `static constexpr bool kFloat32Math = true` runs in float32 for
+// every parameter dtype, parameter and gradient rounded to float32 and the
+// parameter written back from float32 (bitsandbytes' p.float() ... p.copy_()).
+//
+// Slots can also be "raw" float32 buffers (codes == nullptr): the same rule,
+// state kept unquantized in float32 (bitsandbytes' 32-bit path for tensors
+// below min_8bit_size).
+//
+// The vector path lets GCC vectorise the update and the absmax; the scalar
+// path runs one element at a time. Both perform the same operations on every
+// element, so they agree bit for bit (the kernel tests hold them to it).
+#pragma once
+
+#include <descent/kernels/elementwise.h>
+#include <descent/kernels/scalar_types.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+namespace descent::kernels {
+
+// Elements per absmax block: at most this many (the block's buffer lives on
+// the stack: kStates × kMaxQuantBlock floats).
+inline constexpr std::int64_t kMaxQuantBlock = 4096;
+
+// A sorted code book of 256 float32 values.
+struct QuantMap {
+  float code[256];
+};
+
+// The index of the code nearest to x, as torch.argmin(torch.abs(x − code))
+// computes it in float32: the smallest |x − code[i]|, the lower index on ties,
+// index 0 for NaN (argmin treats NaN as the minimum, and every difference is
+// NaN) and for ±inf (every difference is inf). The code book is sorted, and
+// |x − c| rounded to float32 is monotone in c on each side of x, so the
+// minimum lies at one of the two codes around x;
+// the book's gaps are far wider than one rounding of |x − c|, so no farther
+// code can tie with the nearer of the two (the kernel tests check the result
+// against a full argmin).
+inline std::uint8_t quantize_nearest(const float* code, float x) {
+  if (x != x || x == std::numeric_limits<float>::infinity()) return 0;
+  int j = 0;  // the last index with code[j] <= x (0 when x < code[0])
+  for (int step = 128; step > 0; step >>= 1) j = code[j + step] <= x ? j + step : j;
+  const int hi = j < 255 ? j + 1 : 255;
+  const float d_lo = std::abs(x - code[j]);
+  const float d_hi = std::abs(x - code[hi]);
+  return static_cast<std::uint8_t>(d_hi < d_lo ? hi : j);
+}
+
+// max(a, |b|) that propagates NaN, as torch.max does (a NaN result is the
+// canonical quiet NaN, so that the vector and scalar paths store equal bits).
+inline float absmax_step(float a, float b) {
+  const float v = std::abs(b);
+  return (v > a || v != v) ? v : a;
+}
+
+// Steps 3 and 4 for one block of `len` float32 values: returns the block's
+// absmax (max |v|, NaN if any v is NaN, 1 for an all-zero block) and writes
+// the nearest code of v/absmax for each value.
+inline float requantize_block(const float* v, std::int64_t len, const float* code, std::uint8_t* out,
+                              Path path = Path::vector) {
+  float lane[kLanes] = {};
+  std::int64_t i = 0;
+  for (; i + kLanes <= len; i += kLanes)
+    for (int l = 0; l < kLanes; ++l) lane[l] = absmax_step(lane[l], v[i + l]);
+  for (int l = 0; i < len; ++i, ++l) lane[l] = absmax_step(lane[l], v[i]);
+  float am = 0;
+  for (int l = 0; l < kLanes; ++l) am = absmax_step(am, lane[l]);
+  if (am != am) am = std::numeric_limits<float>::quiet_NaN();
+  if (am == 0) am = 1;  // absmax[absmax == 0] = 1.0
+  const bool scalar = path == Path::scalar;
+  for (std::int64_t j = 0; j < len; ++j) {
+    out[j] = quantize_nearest(code, v[j] / am);
+    if (scalar) asm volatile("" ::: "memory");
+  }
+  return am;
+}
+
+// The value of code c in a block with the given absmax (float32 product).
+inline float dequantize(const float* code, std::uint8_t c, float absmax) { return code[c] * absmax; }
+
+// One tensor: parameter, gradient and, per state slot, either codes + absmax
+// + code book (quantized) or a float32 buffer (raw).
+template <class T>
+struct QuantSpan {
+  T* p = nullptr;
+  const T* g = nullptr;
+  std::int64_t n = 0;      // elements
+  std::int64_t block = 256;  // elements per absmax block
+  std::uint8_t* codes[kMaxStates] = {};
+  float* absmax[kMaxStates] = {};
+  const float* map[kMaxStates] = {};
+  float* raw[kMaxStates] = {};  // raw slots (codes[k] == nullptr)
+};
+
+namespace detail {
+template <class Rule, class = void> struct float32_math : std::false_type {};
+template <class Rule> struct float32_math<Rule, std::void_t<decltype(Rule::kFloat32Math)>>
+    : std::bool_constant<Rule::kFloat32Math> {};
+template <class Rule, class = void> struct sums_of : std::integral_constant<int, 0> {};
+template <class Rule> struct sums_of<Rule, std::void_t<decltype(Rule::kSums)>>
+    : std::integral_constant<int, Rule::kSums> {};
+
+template <class A, class T> inline A load_as(const T* p, std::int64_t i) { return static_cast<A>(load(p, i)); }
+template <class T, class A> inline void store_from(T* p, std::int64_t i, A v) {
+  store(p, i, static_cast<compute_t<T>>(v));
+}
+}  // namespace detail
+
+// The compute type of `Rule` for parameters of storage type T.
+template <class Rule, class T>
+using quant_compute_t = std::conditional_t<detail::float32_math<Rule>::value, float, compute_t<T>>;
+
+// Runs `rule` over blocks [b0, b1) of one tensor (elements [b0·block,
+// min(n, b1·block))). For a rule with kSums, adds its per-element terms to
+// sums[0..kSums) (lanes per block, combined in a fixed order in double, so the
+// sums do not depend on the path).
+template <class Rule, class T>
+void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1,
+                   Path path = Path::vector, double* sums = nullptr) {
+  using A = quant_compute_t<Rule, T>;
+  constexpr int n = Rule::kStates;
+  constexpr int K = detail::sums_of<Rule>::value;
+  static_assert(n > 0 && n <= kMaxStates, "a quantized rule has 1..kMaxStates states");
+  const Rule r = rule;
+  const bool scalar = path == Path::scalar;
+  T* const p = x.p;
+  const T* const g = x.g;
+  alignas(64) float buf[n][kMaxQuantBlock];
+  for (std::int64_t b = b0; b < b1; ++b) {
+    const std::int64_t e0 = b * x.block;
+    const std::int64_t len = std::min(x.n, e0 + x.block) - e0;
+    if (len <= 0) break;
+    // 1. dequantize (raw slots are read in place)
+    float* s[n];
+    for (int k = 0; k < n; ++k) {
+      if (x.codes[k] == nullptr) {
+        s[k] = x.raw[k] + e0;
+        continue;
+      }
+      s[k] = buf[k];
+      const float am = x.absmax[k][b];
+      const float* code = x.map[k];
+      const std::uint8_t* c = x.codes[k] + e0;
+      float* out = buf[k];
+      for (std::int64_t i = 0; i < len; ++i) {
+        out[i] = dequantize(code, c[i], am);
+        if (scalar) asm volatile("" ::: "memory");
+      }
+    }
+    // 2. the rule
+    T* const pb = p + e0;
+    const T* const gb = g + e0;
+    if constexpr (K == 0) {
+      if (scalar) {
+        for (std::int64_t i = 0; i < len; ++i) {
+          A xp = detail::load_as<A>(pb, i);
+          A st[n];
+          for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
+          r(xp, detail::load_as<A>(gb, i), st);
+          detail::store_from(pb, i, xp);
+          for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
+          asm volatile("" ::: "memory");
+        }
+      } else {
+#pragma GCC ivdep
+        for (std::int64_t i = 0; i < len; ++i) {
+          A xp = detail::load_as<A>(pb, i);
+          A st[n];
+          for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
+          r(xp, detail::load_as<A>(gb, i), st);
+          detail::store_from(pb, i, xp);
+          for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
+        }
+      }
+    } else {
+      A acc[K > 0 ? K : 1][kLanes] = {};
+      std::int64_t i = 0;
+      for (; i + kLanes <= len; i += kLanes) {
+        for (int l = 0; l < kLanes; ++l) {
+          A xp = detail::load_as<A>(pb, i + l);
+          A st[n];
+          for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i + l]);
+          A terms[K];
+          r(xp, detail::load_as<A>(gb, i + l), st, terms);
+          detail::store_from(pb, i + l, xp);
+          for (int k = 0; k < n; ++k) s[k][i + l] = static_cast<float>(st[k]);
+          for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
+          if (scalar) asm volatile("" ::: "memory");
+        }
+      }
+      for (int l = 0; i < len; ++i, ++l) {
+        A xp = detail::load_as<A>(pb, i);
+        A st[n];
+        for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
+        A terms[K];
+        r(xp, detail::load_as<A>(gb, i), st, terms);
+        detail::store_from(pb, i, xp);
+        for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
+        for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
+      }
+      if (sums != nullptr) {
+        for (int k = 0; k < K; ++k) {
+          double total = 0;
+          for (int l = 0; l < kLanes; ++l) total += static_cast<double>(acc[k][l]);
+          sums[k] += total;
+        }
+      }
+    }
+    // 3. and 4. the new absmax, then the codes
+    for (int k = 0; k < n; ++k)
+      if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, x.map[k], x.codes[k] + e0, path);
+  }
+}
+
+// Blocks of a tensor of n elements.
+inline std::int64_t quant_blocks(std::int64_t n, std::int64_t block) { return (n + block - 1) / block; }
+
+}  // namespace descent::kernels
