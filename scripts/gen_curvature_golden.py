@@ -195,6 +195,22 @@ def gen_muon(args, tmp):
         "steps": [{"grads": g, "expected": e} for g, e in zip(grads, traj)],
         "tolerance": {"rtol": 0.03, "atol": atol},
     })
+    # The same run, replayed with descent's ns_dtype = "bfloat16" (the reference's unpatched bfloat16 path,
+    # op for op): bit-exact on this stack.
+    notes = ("KellerJordan/Muon muon.py, class SingleDeviceMuon, run unchanged (bfloat16 Newton-Schulz), float32 "
+             "parameters: the run of muon__bf16_ns_f32_params. 'ns_dtype': 'bfloat16' is NOT a reference kwarg: it "
+             "selects descent's reproduction of the reference's bfloat16 iteration (its default is float32). "
+             "Bit-exact on torch 1.13 CPU with BLAS generic (bf16 matmuls rounded after every product and partial "
+             "sum); a build whose bf16 matmul takes another path (oneDNN on CPUs with AVX512-BF16) differs by up to "
+             f"~{diff:.2g}, the float32-iteration distance. Tolerance 1e-6 (float32 rounding of the final add). "
+             + DATA_NOTE)
+    write(args.out, {
+        "format": "descent-golden/1", "optimizer": "muon", "variant": "bf16_ns_exact",
+        "reference": ref_block("muon", "SingleDeviceMuon", notes), "options": dict(opts, ns_dtype="bfloat16"),
+        "dtype": "float32", "seed": 612, "params": param_specs(names2, shapes2, init_params(shapes2, 612)),
+        "steps": [{"grads": g, "expected": e} for g, e in zip(grads, traj)],
+        "tolerance": {"rtol": 1e-6, "atol": 1e-6},
+    })
 
 
 # ---- M-FAC ------------------------------------------------------------------------------------

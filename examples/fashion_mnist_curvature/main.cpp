@@ -11,91 +11,52 @@
 // estimator (labels drawn from the model's own predictions), as the authors'
 // training script does. AdamW is the baseline.
 //
-// Data: the Debian package dataset-fashion-mnist (/usr/share/datasets/fashion-mnist,
-// or $DESCENT_FASHION_MNIST_DIR). The reader and the CNN here are minimal
-// stand-ins for the benchmark's (tools/bench: descent::bench_models), which
-// this example should use once that library is in the build.
+// Data and model: the benchmark's (tools/bench, descent::bench_models): the
+// Debian package dataset-fashion-mnist, and its small CNN (two strided 3×3
+// convolutions, a linear head).
+#include <descent/bench/data.h>
+#include <descent/bench/models.h>
 #include <descent/curvature.h>
-#include <descent/optim/adam.h>
 #include <descent/optim/muon.h>
 #include <descent/optim/sophia.h>
 #include <descent/registry.h>
 
 #include <torch/torch.h>
-#include <zlib.h>
 
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace {
 
-// ---- data: idx files, gzip-compressed ----------------------------------------------------
-
-std::vector<unsigned char> read_gz(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) throw std::runtime_error("cannot open " + path + " (install the Debian package dataset-fashion-mnist)");
-  std::vector<unsigned char> out;
-  unsigned char buf[1 << 16];
-  int n;
-  while ((n = gzread(f, buf, sizeof buf)) > 0) out.insert(out.end(), buf, buf + n);
-  gzclose(f);
-  return out;
-}
-
-std::uint32_t be32(const unsigned char* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | p[3];
-}
-
 struct Split {
   torch::Tensor x;  // float [N, 1, 28, 28], standardised
   torch::Tensor y;  // int64 [N]
 };
 
-Split load(const std::string& dir, const std::string& prefix, std::int64_t limit) {
-  const auto images = read_gz(dir + "/" + prefix + "-images-idx3-ubyte.gz");
-  const auto labels = read_gz(dir + "/" + prefix + "-labels-idx1-ubyte.gz");
-  if (images.size() < 16 || be32(images.data()) != 2051 || labels.size() < 8 || be32(labels.data()) != 2049)
-    throw std::runtime_error("not Fashion-MNIST idx files in " + dir);
-  std::int64_t n = be32(images.data() + 4);
-  if (limit > 0 && limit < n) n = limit;
-  auto x = torch::from_blob(const_cast<unsigned char*>(images.data() + 16), {n, 1, 28, 28}, torch::kUInt8).clone();
-  auto y = torch::from_blob(const_cast<unsigned char*>(labels.data() + 8), {n}, torch::kUInt8).to(torch::kLong);
-  return {(x.to(torch::kFloat) / 255.0 - 0.2860) / 0.3530, y};
+Split load(descent::bench::Split split, std::int64_t limit) {
+  const auto set = descent::bench::load_fashion_mnist(split, limit);
+  return {descent::bench::normalize_images(set.images), set.labels};
 }
 
-// ---- model: conv3x3(1→8) ReLU maxpool2, conv3x3(8→16) ReLU maxpool2, Linear(16·7·7 → 10) ------
-
-struct CnnImpl : torch::nn::Module {
-  CnnImpl() {
-    conv1 = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 8, 3).padding(1)));
-    conv2 = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(8, 16, 3).padding(1)));
-    fc = register_module("fc", torch::nn::Linear(16 * 7 * 7, 10));
-  }
-  torch::Tensor forward(const torch::Tensor& x) {
-    auto h = torch::max_pool2d(torch::relu(conv1(x)), 2);
-    h = torch::max_pool2d(torch::relu(conv2(h)), 2);
-    return fc(h.flatten(1));
-  }
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr};
-  torch::nn::Linear fc{nullptr};
-};
-TORCH_MODULE(Cnn);
+using Cnn = descent::bench::SmallCnn;
 
 // ---- the optimizers ----------------------------------------------------------------------
 
 std::unique_ptr<descent::Optimizer> muon_with_adamw(Cnn& cnn) {
-  // Hidden matrices to Muon; the head and every bias to AdamW.
-  std::vector<torch::Tensor> hidden = {cnn->conv1->weight, cnn->conv2->weight};
-  std::vector<torch::Tensor> rest = {cnn->conv1->bias, cnn->conv2->bias, cnn->fc->weight, cnn->fc->bias};
+  // Hidden matrices (the conv kernels) to Muon; the head and every bias to AdamW.
+  std::vector<torch::Tensor> hidden, rest;
+  for (const auto& kv : cnn->named_parameters()) {
+    const bool hidden_matrix = kv.value().dim() >= 2 && kv.key().rfind("fc", 0) != 0;
+    (hidden_matrix ? hidden : rest).push_back(kv.value());
+  }
   std::vector<torch::optim::OptimizerParamGroup> groups;
   groups.emplace_back(hidden, std::make_unique<descent::MuonOptions>(descent::MuonOptions(0.02).momentum(0.95)));
   groups.emplace_back(rest, std::make_unique<descent::MuonOptions>(descent::MuonOptions::adamw(3e-3).weight_decay(1e-4)));
   return std::make_unique<descent::Muon>(std::move(groups));
-  // (Or, splitting by rank, head included in Muon:
+  // (Or, splitting by rank, the head in Muon too:
   //  descent::make_optimizer("muon", cnn->parameters(), R"({"lr": 0.02, "adamw_lr": 3e-3})").)
 }
 
@@ -114,7 +75,7 @@ double accuracy(Cnn& cnn, const Split& test) {
 
 void train(const std::string& name, const Split& train_set, const Split& test, int epochs, std::int64_t batch) {
   torch::manual_seed(0);
-  Cnn cnn;
+  Cnn cnn(descent::bench::SmallCnnConfig{});
   std::unique_ptr<descent::Optimizer> opt;
   torch::Tensor xb;  // the current batch, for SophiaG's estimator
   if (name == "muon") {
@@ -171,9 +132,7 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    const char* env = std::getenv("DESCENT_FASHION_MNIST_DIR");
-    const std::string dir = env != nullptr ? env : "/usr/share/datasets/fashion-mnist";
-    const Split train_set = load(dir, "train", limit), test = load(dir, "t10k", -1);
+    const Split train_set = load(descent::bench::Split::train, limit), test = load(descent::bench::Split::test, -1);
     std::printf("Fashion-MNIST: %lld training images, %lld test images, batch %lld\n",
                 static_cast<long long>(train_set.x.size(0)), static_cast<long long>(test.x.size(0)),
                 static_cast<long long>(batch));

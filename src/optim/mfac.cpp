@@ -112,6 +112,8 @@ void MFAC::update() {
   ensure_workspace(m);
   const std::int64_t r = static_cast<std::int64_t>(gs0.scalars[0]);
   std::fill(q_.begin(), q_.end(), 0.0);
+  const bool avx2 = mk::avx2_available();
+  (void)avx2;
 
   // 1. Row r of the window: this step's gradient (zeros where a parameter has
   //    none); q = G·g.
@@ -158,8 +160,15 @@ void MFAC::update() {
               if (mp != nullptr && mp[i] == S(0)) gv = A(0);
               row[i] = static_cast<S>(gv);
             }
-            for (std::int64_t bb = b; bb < e; bb += kBlock)
+            for (std::int64_t bb = b; bb < e; bb += kBlock) {
+#ifdef DESCENT_MFAC_AVX2
+              if (avx2) {
+                mk::window_dots_avx2(G, n, m, row, bb, std::min(e, bb + kBlock), partial + c * m);
+                continue;
+              }
+#endif
               mk::window_dots(G, n, m, row, bb, std::min(e, bb + kBlock), partial + c * m);
+            }
           }
         };
         if (chunks == 1 || at::get_num_threads() == 1 || at::in_parallel_region()) body(0, chunks);
@@ -178,7 +187,12 @@ void MFAC::update() {
   }
   // 3. K = λ·G·Gᵀ + m·I = L·D·Lᵀ from row r on (rows before r are unchanged);
   //    y = λ²·K⁻¹·q.
+#ifdef DESCENT_MFAC_AVX2
+  if (avx2) mk::ldl_rows_avx2(gram, m, lambda, L_.data(), D_.data(), w_.data(), std::min(r, factored_rows_));
+  else mk::ldl_rows(gram, m, lambda, L_.data(), D_.data(), w_.data(), std::min(r, factored_rows_));
+#else
   mk::ldl_rows(gram, m, lambda, L_.data(), D_.data(), w_.data(), std::min(r, factored_rows_));
+#endif
   factored_rows_ = m;
   mk::solve(L_.data(), D_.data(), m, lambda, q_.data(), y_.data());
 
@@ -217,7 +231,12 @@ void MFAC::update() {
             const std::int64_t b = c * chunk, e = std::min(n, b + chunk);
             for (std::int64_t bb = b; bb < e; bb += kBlock) {
               const std::int64_t be = std::min(e, bb + kBlock);
+#ifdef DESCENT_MFAC_AVX2
+              if (avx2) mk::woodbury_apply_avx2(G, n, m, g, y, lambda, bb, be, x);
+              else mk::woodbury_apply(G, n, m, g, y, lambda, bb, be, x);
+#else
               mk::woodbury_apply(G, n, m, g, y, lambda, bb, be, x);
+#endif
               for (std::int64_t i = bb; i < be; ++i) {
                 A xi = static_cast<A>(static_cast<S>(x[i - bb]));  // x in the window's dtype
                 if (mp != nullptr && mp[i] == S(0)) xi = A(0);

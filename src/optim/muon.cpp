@@ -216,7 +216,9 @@ void Muon::muon_step(const torch::Tensor& p, const torch::Tensor& grad, ParamSta
   if (nst == at::kBFloat16) {
     // The reference's bfloat16 iteration, op for op through ATen (allocates;
     // its bfloat16 rounding is ATen's): u in the parameter's dtype first.
-    auto u = at::empty({v.batch, v.rows, v.cols}, pc.options());
+    // Shaped as the reference shapes the update: a conv kernel as [O, I·kh·kw],
+    // other tensors as they are (batched matmuls over their leading dims).
+    auto u = pc.dim() == 4 ? at::empty({v.rows, v.cols}, pc.options()) : at::empty(pc.sizes(), pc.options());
     AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, pc.scalar_type(), "muon_momentum", [&] {
       using P = typename Storage<scalar_t>::type;
       using S = kernels::state_t<P>;

@@ -101,7 +101,7 @@ void SophiaImpl<Opts>::update() {
   }
   OptimizerImpl<Opts>::update();
   ++steps_;
-  if (estimator_ && steps_ % this->options(0).hess_interval() == 0) run_estimator();
+  if (estimator_ && !this->param_groups_.empty() && steps_ % this->options(0).hess_interval() == 0) run_estimator();
 }
 
 template <class Opts>

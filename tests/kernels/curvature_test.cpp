@@ -234,4 +234,47 @@ TEST(MFACKernels, ColumnRangesAddUpAndFloatWindowsAccumulateInDouble) {
   }
 }
 
+#ifdef DESCENT_MFAC_AVX2
+TEST(MFACKernels, Avx2FactorisationGivesTheSameBits) {
+  if (!mk::avx2_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  for (int m : {1, 3, 9, 17, 40}) {
+    const Window w = random_window(m, 50, 31 + m);
+    const auto dots = w.gram();
+    std::vector<double> L1(m * m), D1(m), L2(m * m), D2(m), s(m);
+    mk::ldl_rows(dots.data(), m, 1e4, L1.data(), D1.data(), s.data(), 0);
+    mk::ldl_rows_avx2(dots.data(), m, 1e4, L2.data(), D2.data(), s.data(), 0);
+    EXPECT_EQ(L1, L2) << m;
+    EXPECT_EQ(D1, D2) << m;
+  }
+}
+
+TEST(MFACKernels, Avx2PassesGiveTheSameBits) {
+  if (!mk::avx2_available()) GTEST_SKIP() << "no AVX2 on this CPU";
+  const int m = 5;
+  for (int d : {1, 7, 8, 9, 100, 1031}) {
+    std::vector<float> Gf(m * d), gf(d);
+    std::vector<double> Gd(m * d), gd(d);
+    std::mt19937 rng(d);
+    std::normal_distribution<double> n;
+    for (int i = 0; i < m * d; ++i) Gd[i] = Gf[i] = static_cast<float>(n(rng));
+    for (int i = 0; i < d; ++i) gd[i] = gf[i] = static_cast<float>(n(rng));
+    const std::vector<double> y = {0.5, -1.0, 2.0, 0.0, 1e-3};
+    for (int begin : {0, d / 3}) {
+      std::vector<double> a(m, 0.0), b(m, 0.0), c(d), e(d);
+      mk::window_dots(Gf.data(), d, m, gf.data(), begin, d, a.data());
+      mk::window_dots_avx2(Gf.data(), d, m, gf.data(), begin, d, b.data());
+      EXPECT_EQ(a, b) << "float, d=" << d;
+      std::fill(a.begin(), a.end(), 0.0);
+      std::fill(b.begin(), b.end(), 0.0);
+      mk::window_dots(Gd.data(), d, m, gd.data(), begin, d, a.data());
+      mk::window_dots_avx2(Gd.data(), d, m, gd.data(), begin, d, b.data());
+      EXPECT_EQ(a, b) << "double, d=" << d;
+      mk::woodbury_apply(Gf.data(), d, m, gf.data(), y.data(), 1e3, begin, d, c.data());
+      mk::woodbury_apply_avx2(Gf.data(), d, m, gf.data(), y.data(), 1e3, begin, d, e.data());
+      EXPECT_EQ(c, e) << "apply, d=" << d;
+    }
+  }
+}
+#endif
+
 }  // namespace

@@ -90,7 +90,8 @@ inline void synthetic_hessian(const std::vector<torch::Tensor>& params, const st
     const torch::Tensor& o = out[i];
     const bool bf16_into_float = g.scalar_type() == at::kBFloat16 && o.scalar_type() == at::kFloat;
     if (!g.is_contiguous() || !o.is_contiguous() || (g.scalar_type() != o.scalar_type() && !bf16_into_float)) {
-      o.copy_(g * g + 0.25);
+      const auto gs = g.to(o.scalar_type());  // the same arithmetic as the loops below
+      o.copy_(gs * gs + 0.25);
       continue;
     }
     if (bf16_into_float) {

@@ -21,25 +21,21 @@
 
 namespace descent::kernels::mfac {
 
-// Σ a[k]·b[k] over k < n, in four lanes (vectorisable, fixed order).
-inline double dot(const double* a, const double* b, std::int64_t n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+// Σ a[k]·b[k] over k < n, in eight lanes (vectorisable, fixed order).
+__attribute__((always_inline)) inline double dot(const double* a, const double* b, std::int64_t n) {
+  double acc[8] = {};
   std::int64_t k = 0;
-  for (; k + 4 <= n; k += 4) {
-    s0 += a[k] * b[k];
-    s1 += a[k + 1] * b[k + 1];
-    s2 += a[k + 2] * b[k + 2];
-    s3 += a[k + 3] * b[k + 3];
-  }
-  for (; k < n; ++k) s0 += a[k] * b[k];
-  return (s0 + s1) + (s2 + s3);
+  for (; k + 8 <= n; k += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += a[k + l] * b[k + l];
+  for (int l = 0; k < n; ++k, ++l) acc[l] += a[k] * b[k];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
 }
 
 // K = λ·dots + m·I = L·D·Lᵀ (L unit lower triangular, row-major m × m; only
 // its strict lower part is written), rows r0..m−1; rows < r0 of L and D must
 // hold the factors of the unchanged leading block. `w` is m doubles of scratch.
-inline void ldl_rows(const double* dots, std::int64_t m, double lambda, double* L, double* D, double* w,
-                     std::int64_t r0) {
+__attribute__((always_inline)) inline void ldl_rows_impl(const double* dots, std::int64_t m, double lambda, double* L,
+                                                       double* D, double* w, std::int64_t r0) {
   const double md = static_cast<double>(m);
   for (std::int64_t i = r0; i < m; ++i) {
     const double* ki = dots + i * m;
@@ -54,6 +50,19 @@ inline void ldl_rows(const double* dots, std::int64_t m, double lambda, double* 
   }
 }
 
+inline void ldl_rows(const double* dots, std::int64_t m, double lambda, double* L, double* D, double* w,
+                     std::int64_t r0) {
+  ldl_rows_impl(dots, m, lambda, L, D, w, r0);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+// ldl_rows compiled for AVX2 (the same results: explicit lanes, no contraction).
+__attribute__((target("avx2"))) inline void ldl_rows_avx2(const double* dots, std::int64_t m, double lambda,
+                                                           double* L, double* D, double* w, std::int64_t r0) {
+  ldl_rows_impl(dots, m, lambda, L, D, w, r0);
+}
+#endif
+
 // y = λ²·K⁻¹·q from the factors: z = L⁻¹·(λ·q), z ← D⁻¹·z, y = λ·L⁻ᵀ·z.
 // `y` may alias nothing else; q is not changed.
 inline void solve(const double* L, const double* D, std::int64_t m, double lambda, const double* q, double* y) {
@@ -67,40 +76,76 @@ inline void solve(const double* L, const double* D, std::int64_t m, double lambd
   for (std::int64_t i = 0; i < m; ++i) y[i] *= lambda;
 }
 
-// Per tensor: partial[j] += Σ_k G[j][k]·g[k] over columns [begin, end) of a
-// window of m rows with row stride `ld`, accumulated in double (4 lanes per
-// row, fixed order: the result depends on the column range only).
+// The two passes over the window (m rows of row stride `ld`), on columns
+// [begin, end) of one tensor, accumulated in double:
+//   window_dots:    partial[j] += Σ_k G[j][k]·g[k]      (8 lanes per row, fixed order)
+//   woodbury_apply: out[k − begin] = λ·g[k] − Σ_j y[j]·G[j][k]
+// Results depend on the column range only (not on the vector width): the
+// lanes are explicit, every operation is an IEEE basic operation and
+// contraction is off, so the AVX2 builds below give the same bits.
+inline constexpr int kDotLanes = 8;
+
+namespace detail {
 template <class T>
-void window_dots(const T* G, std::int64_t ld, std::int64_t m, const T* g, std::int64_t begin, std::int64_t end,
-                 double* partial) {
+__attribute__((always_inline)) inline void window_dots_impl(const T* G, std::int64_t ld, std::int64_t m, const T* g, std::int64_t begin,
+                             std::int64_t end, double* partial) {
   for (std::int64_t j = 0; j < m; ++j) {
     const T* row = G + j * ld;
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    double acc[kDotLanes] = {};
     std::int64_t k = begin;
-    for (; k + 4 <= end; k += 4) {
-      s0 += static_cast<double>(row[k]) * static_cast<double>(g[k]);
-      s1 += static_cast<double>(row[k + 1]) * static_cast<double>(g[k + 1]);
-      s2 += static_cast<double>(row[k + 2]) * static_cast<double>(g[k + 2]);
-      s3 += static_cast<double>(row[k + 3]) * static_cast<double>(g[k + 3]);
-    }
-    for (; k < end; ++k) s0 += static_cast<double>(row[k]) * static_cast<double>(g[k]);
-    partial[j] += (s0 + s1) + (s2 + s3);
+    for (; k + kDotLanes <= end; k += kDotLanes)
+      for (int l = 0; l < kDotLanes; ++l) acc[l] += static_cast<double>(row[k + l]) * static_cast<double>(g[k + l]);
+    for (int l = 0; k < end; ++k, ++l) acc[l] += static_cast<double>(row[k]) * static_cast<double>(g[k]);
+    partial[j] += ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
   }
 }
 
-// out[k − begin] = λ·g[k] − Σ_j y[j]·G[j][k] for k in [begin, end), in double.
 template <class T>
-void woodbury_apply(const T* G, std::int64_t ld, std::int64_t m, const T* g, const double* y, double lambda,
-                    std::int64_t begin, std::int64_t end, double* out) {
+__attribute__((always_inline)) inline void woodbury_apply_impl(const T* G, std::int64_t ld, std::int64_t m, const T* g, const double* y,
+                                double lambda, std::int64_t begin, std::int64_t end, double* out) {
   const std::int64_t n = end - begin;
   for (std::int64_t k = 0; k < n; ++k) out[k] = lambda * static_cast<double>(g[begin + k]);
   for (std::int64_t j = 0; j < m; ++j) {
     const double yj = y[j];
-    if (yj == 0) continue;
     const T* row = G + j * ld + begin;
 #pragma GCC ivdep
     for (std::int64_t k = 0; k < n; ++k) out[k] -= yj * static_cast<double>(row[k]);
   }
 }
+}  // namespace detail
+
+template <class T>
+void window_dots(const T* G, std::int64_t ld, std::int64_t m, const T* g, std::int64_t begin, std::int64_t end,
+                 double* partial) {
+  detail::window_dots_impl(G, ld, m, g, begin, end, partial);
+}
+
+template <class T>
+void woodbury_apply(const T* G, std::int64_t ld, std::int64_t m, const T* g, const double* y, double lambda,
+                    std::int64_t begin, std::int64_t end, double* out) {
+  detail::woodbury_apply_impl(G, ld, m, g, y, lambda, begin, end, out);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define DESCENT_MFAC_AVX2 1
+// The same passes compiled for AVX2 (same results); call them only where avx2_available().
+template <class T>
+__attribute__((target("avx2"))) void window_dots_avx2(const T* G, std::int64_t ld, std::int64_t m, const T* g,
+                                                      std::int64_t begin, std::int64_t end, double* partial) {
+  detail::window_dots_impl(G, ld, m, g, begin, end, partial);
+}
+template <class T>
+__attribute__((target("avx2"))) void woodbury_apply_avx2(const T* G, std::int64_t ld, std::int64_t m, const T* g,
+                                                         const double* y, double lambda, std::int64_t begin,
+                                                         std::int64_t end, double* out) {
+  detail::woodbury_apply_impl(G, ld, m, g, y, lambda, begin, end, out);
+}
+inline bool avx2_available() {
+  static const bool ok = __builtin_cpu_supports("avx2");
+  return ok;
+}
+#else
+inline bool avx2_available() { return false; }
+#endif
 
 }  // namespace descent::kernels::mfac

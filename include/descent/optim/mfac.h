@@ -52,6 +52,7 @@ class MFAC : public OptimizerImpl<MFACOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // the window passes write the parameter
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   std::vector<std::string> group_scalar_names() const override { return {"next_row"}; }

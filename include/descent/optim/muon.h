@@ -87,6 +87,8 @@ class Muon : public OptimizerImpl<MuonOptions> {
   explicit Muon(std::vector<torch::Tensor> params, MuonOptions defaults = MuonOptions());
 
  protected:
+  // Muon groups write the parameter in their own loop (kernels/muon.h): bf16_mode 'nearest' only.
+  bool supports_bf16_modes() const override { return false; }
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   // As the reference, a parameter without a gradient is stepped with a zero

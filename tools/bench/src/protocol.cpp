@@ -4,6 +4,7 @@
 
 #include <descent/bench/data.h>
 #include <descent/bench/families.h>
+#include <descent/curvature.h>
 #include <descent/registry.h>
 
 #include <ATen/Parallel.h>
@@ -67,6 +68,20 @@ std::int64_t state_tensor_bytes(const descent::Optimizer& opt) {
 }
 
 namespace {
+
+// Optimizers that refresh a Hessian-diagonal estimate from an estimator
+// (OptimizerInfo::hessian_estimator) get one over the trial: Gauss-Newton-
+// Bartlett on the current batch's logits (Sophia-G), Hutchinson on its loss
+// (Sophia-H, and Sophia-G where the workload has no logits).
+void install_hessian_estimator(const std::string& name, Optimizer& opt, Trial& trial) {
+  const auto* entry = Registry::instance().find(name);
+  auto* user = dynamic_cast<UsesHessianDiagonal*>(&opt);
+  if (entry == nullptr || user == nullptr || entry->info.hessian_estimator.empty()) return;
+  if (entry->info.hessian_estimator == "gnb" && trial.has_logits())
+    user->set_estimator(curvature::gnb_estimator([&trial] { return trial.logits(); }));
+  else
+    user->set_estimator(curvature::hutchinson_estimator([&trial] { return trial.loss(); }));
+}
 
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
@@ -291,6 +306,7 @@ RunResult train_run(Workload& w, const OptimizerEntry& oe, double lr, int seed_i
     v.number = lr;
     defaults["lr"] = v;
     auto opt = Registry::instance().make(oe.name, std::move(groups), defaults);
+    install_hessian_estimator(oe.name, *opt, *trial);
 
     const Eval e0 = trial->evaluate(false);
     r.eval_steps.push_back(0);

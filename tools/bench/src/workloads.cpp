@@ -308,6 +308,8 @@ class ImageTrial : public Trial {
     yb_ = data_.train_y.index_select(0, idx);
   }
   Tensor loss() override { return at::cross_entropy_loss(forward(xb_), yb_); }
+  bool has_logits() const override { return true; }
+  Tensor logits() override { return forward(xb_); }
   Eval evaluate(bool test) override {
     return evaluate_classifier([this](const Tensor& x) { return forward(x); }, test ? data_.test_x : data_.val_x,
                                test ? data_.test_y : data_.val_y);
@@ -397,6 +399,8 @@ class LmTrial : public Trial {
     auto logits = model_->forward(xb_);
     return at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), yb_.reshape({-1}));
   }
+  bool has_logits() const override { return true; }
+  Tensor logits() override { return model_->forward(xb_); }
   Eval evaluate(bool test) override {
     at::NoGradGuard ng;
     const auto& tokens = test ? data_.splits.test : data_.splits.val;

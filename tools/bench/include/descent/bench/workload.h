@@ -58,6 +58,10 @@ class Trial {
   virtual void next_batch(int step) = 0;
   virtual at::Tensor loss() = 0;
   virtual Eval evaluate(bool test) = 0;
+  // Classifiers: the logits of the current batch ([..., classes]), for the
+  // Gauss-Newton-Bartlett estimate (Sophia-G's); others have none.
+  virtual bool has_logits() const { return false; }
+  virtual at::Tensor logits() { return {}; }
   // 2-D functions: the current point, for trajectories.
   virtual bool has_point() const { return false; }
   virtual std::array<double, 2> point() const { return {0, 0}; }
