@@ -111,11 +111,12 @@ std::string safe_name(const std::string& s) {
   return out;
 }
 
-// Colours (Paul Tol's "bright" and "muted" schemes) and dash types: optimizer
-// i keeps the same style in every plot.
-const char* kColors[] = {"#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377",
-                         "#332288", "#117733", "#882255", "#DDCC77", "#999933", "#44AA99"};
-constexpr int kNumColors = 12;
+// Colours (the ten of matplotlib's "tab10", distinct on screen and in print)
+// and dash types: optimizer i keeps the same style in every plot; after ten
+// optimizers the colours repeat with another dash pattern.
+const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+constexpr int kNumColors = 10;
 
 std::string style_of(int i) {
   return "lc rgb '" + std::string(kColors[i % kNumColors]) + "' dt " + std::to_string(1 + (i / kNumColors) % 5);
@@ -556,8 +557,8 @@ void trajectory_plots(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, 
   const std::string mfile = ps.data(w.name + "__minima", minima.str());
   // Contours of log10(f - f* + 1e-3), computed once by gnuplot.
   std::ostringstream pre;
-  pre << "reset\nset table " << gq(contour) << "\nunset surface\nset contour base\nset cntrparam levels 18\n"
-      << "set isosamples 120,120\nset samples 120,120\nset xrange [" << num(f.box[0]) << ":" << num(f.box[1])
+  pre << "reset\nset table " << gq(contour) << "\nunset surface\nset contour base\nset cntrparam levels 14\n"
+      << "set isosamples 80,80\nset samples 80,80\nset xrange [" << num(f.box[0]) << ":" << num(f.box[1])
       << "]\nset yrange [" << num(f.box[2]) << ":" << num(f.box[3]) << "]\nfmin = " << num(f.f_min)
       << "\nF(x,y) = " << f.gnuplot << "\nsplot log10((F(x,y)-fmin > 0 ? F(x,y)-fmin : 0) + 1e-3) notitle\n"
       << "unset table\n";
