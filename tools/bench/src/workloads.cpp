@@ -479,7 +479,7 @@ std::unique_ptr<Workload> make_function2d(const std::string& name, bool quick) {
   w.loss_name = "f - f*";
   w.target = 1e-3;
   w.target_text = "f - f* <= 1e-3";
-  w.steps = quick ? 200 : 1000;
+  w.steps = quick ? 150 : 1000;
   w.eval_every = 1;
   w.lr_multipliers = half_decades(-4, 6);
   w.sizes = "2 parameters (float32)";
@@ -541,21 +541,21 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     w.loss_name = "validation cross-entropy";
     w.has_accuracy = w.has_test = true;
     w.higher_is_better = true;
-    w.batch = quick ? 64 : 128;
+    w.batch = quick ? (name == "fmnist_cnn" ? 32 : 64) : 128;
     w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3, 10, 30} : half_decades(-2, 2);
     ImageModel kind = ImageModel::logreg;
     std::string model;
     if (name == "fmnist_logreg") {
       w.title = "Fashion-MNIST, logistic regression";
       model = "a linear layer 784 -> 10 (7,850 parameters)";
-      w.steps = quick ? 200 : 2000;
+      w.steps = quick ? 150 : 2000;
       w.target = 0.78;
     } else if (name == "fmnist_mlp") {
       kind = ImageModel::mlp;
       w.title = "Fashion-MNIST, MLP";
       model = "an MLP 784 -> " + std::to_string(s.mlp_hidden) + " -> " + std::to_string(s.mlp_hidden) +
               " -> 10 with ReLU";
-      w.steps = quick ? 200 : 3000;
+      w.steps = quick ? 150 : 3000;
       w.target = 0.80;
     } else {
       kind = ImageModel::cnn;
@@ -566,7 +566,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
       w.steps = quick ? 100 : 1500;
       w.target = 0.78;
     }
-    w.eval_every = quick ? 25 : 100;
+    w.eval_every = quick ? (name == "fmnist_cnn" ? 25 : 30) : 100;
     w.target_text = "validation accuracy >= " + fmt("%.2f", w.target);
     w.description = "Fashion-MNIST (Debian package dataset-fashion-mnist): " + model +
                     ", cross-entropy, minibatches of " + std::to_string(w.batch) + " drawn without replacement from "
@@ -580,10 +580,10 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   // kjv_char_lm
   LmSizes s;
   s.model.context = quick ? 32 : 64;
-  s.model.d_model = quick ? 48 : 96;
+  s.model.d_model = quick ? 32 : 96;
   s.model.heads = quick ? 2 : 4;
   s.model.layers = quick ? 1 : 2;
-  s.model.d_ff = quick ? 128 : 384;
+  s.model.d_ff = quick ? 96 : 384;
   s.eval_windows = quick ? 96 : 512;
   WorkloadInfo w;
   w.name = name;
