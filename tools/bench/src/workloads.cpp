@@ -479,7 +479,7 @@ std::unique_ptr<Workload> make_function2d(const std::string& name, bool quick) {
   w.loss_name = "f - f*";
   w.target = 1e-3;
   w.target_text = "f - f* <= 1e-3";
-  w.steps = quick ? 150 : 1000;
+  w.steps = quick ? 120 : 1000;
   w.eval_every = 1;
   w.lr_multipliers = half_decades(-4, 6);
   w.sizes = "2 parameters (float32)";
@@ -542,7 +542,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     w.has_accuracy = w.has_test = true;
     w.higher_is_better = true;
     w.batch = quick ? (name == "fmnist_cnn" ? 32 : 64) : 128;
-    w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3, 10, 30} : half_decades(-2, 2);
+    w.lr_multipliers = quick ? half_decades(-2, 3) : half_decades(-2, 2);
     ImageModel kind = ImageModel::logreg;
     std::string model;
     if (name == "fmnist_logreg") {
@@ -562,7 +562,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
       w.title = "Fashion-MNIST, small CNN";
       model = "a CNN conv3x3/2(1->" + std::to_string(s.cnn_c1) + ")-ReLU, conv3x3/2(" + std::to_string(s.cnn_c1) +
               "->" + std::to_string(s.cnn_c2) + ")-ReLU, linear -> 10 (strided convolutions)";
-      w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3, 10} : half_decades(-2, 2);
+      w.lr_multipliers = half_decades(-2, 2);
       w.steps = quick ? 100 : 1500;
       w.target = 0.78;
     }
@@ -599,7 +599,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   w.eval_every = quick ? 20 : 100;
   w.target = quick ? 2.6 : 2.0;
   w.target_text = "validation loss <= " + fmt("%.1f", w.target) + " nats/char";
-  w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3, 10} : half_decades(-2, 2);
+  w.lr_multipliers = half_decades(-2, 2);
   w.description = "The King James Bible (Debian package bible-kjv-text, verses without their references, one per "
                   "line): a GPT-style transformer with " + std::to_string(s.model.layers) + " block(s), d_model " +
                   std::to_string(s.model.d_model) + ", " + std::to_string(s.model.heads) + " heads, context " +
