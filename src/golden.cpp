@@ -1,6 +1,9 @@
+#include <descent/curvature.h>
 #include <descent/golden.h>
 #include <descent/optim/hessian.h>
 #include <descent/optim/projection.h>
+
+#include <torch/csrc/autograd/variable.h>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -143,6 +146,225 @@ void install_selection_inputs(const Case& c, Optimizer& opt, const std::vector<t
 
 }  // namespace
 
+// ---- cases driven by an objective; probes (FORMAT.md) -----------------------------------
+namespace {
+
+void nested_into(const json& j, NestedTensor& t, std::size_t depth, const std::string& path, const std::string& what) {
+  if (j.is_array()) {
+    if (depth == t.shape.size()) t.shape.push_back(static_cast<std::int64_t>(j.size()));
+    else if (t.shape[depth] != static_cast<std::int64_t>(j.size())) bad(path, what + " is not rectangular");
+    for (const auto& e : j) nested_into(e, t, depth + 1, path, what);
+    return;
+  }
+  if (depth != t.shape.size()) bad(path, what + " is not rectangular");
+  auto v = flat_numbers(json::array({j}), path, what);
+  t.values.push_back(v[0]);
+}
+
+NestedTensor nested_tensor(const json& j, const std::string& path, const std::string& what) {
+  NestedTensor t;
+  nested_into(j, t, 0, path, what);
+  return t;
+}
+
+void drop_unsupported(Case& c, const std::string& key) {
+  c.unsupported.erase(std::remove(c.unsupported.begin(), c.unsupported.end(), key), c.unsupported.end());
+}
+
+// The objective, and each step's batch, probes and loss.
+void parse_objective_and_probes(const json& j, Case& c) {
+  const std::string& path = c.path;
+  if (j.contains("objective")) {
+    const auto& o = j["objective"];
+    Objective obj;
+    obj.loss = o.value("loss", "");
+    if (obj.loss != "cross_entropy" && obj.loss != "mse") bad(path, "objective loss '" + obj.loss + "' (cross_entropy or mse)");
+    if (!o.contains("model") || !o["model"].is_array()) bad(path, "objective has no 'model' list");
+    auto param_known = [&](const std::string& name) {
+      for (const auto& p : c.params)
+        if (p.name == name) return true;
+      return false;
+    };
+    for (const auto& l : o["model"]) {
+      Layer layer;
+      layer.type = l.at("type").get<std::string>();
+      if (layer.type == "linear" || layer.type == "conv2d") {
+        layer.weight = l.at("weight").get<std::string>();
+        if (l.contains("bias") && !l["bias"].is_null()) layer.bias = l["bias"].get<std::string>();
+        if (!param_known(layer.weight) || (!layer.bias.empty() && !param_known(layer.bias)))
+          bad(path, "the objective names a parameter the case does not list");
+        layer.stride = l.value("stride", std::int64_t{1});
+        layer.padding = l.value("padding", std::int64_t{0});
+      } else if (layer.type != "tanh" && layer.type != "relu" && layer.type != "sigmoid" && layer.type != "flatten") {
+        bad(path, "objective layer type '" + layer.type + "' (linear, conv2d, tanh, relu, sigmoid, flatten)");
+      }
+      obj.model.push_back(std::move(layer));
+    }
+    c.objective = std::move(obj);
+    drop_unsupported(c, "objective");
+  }
+  const auto& steps = j["steps"];
+  for (std::size_t i = 0; i < steps.size() && i < c.steps.size(); ++i) {
+    const auto& s = steps[i];
+    Step& st = c.steps[i];
+    if (s.contains("probes")) {
+      if (s["probes"].size() != c.params.size()) bad(path, "a step's probes do not list every parameter");
+      for (std::size_t k = 0; k < c.params.size(); ++k) {
+        auto v = flat_numbers(s["probes"][k], path, "probes");
+        if (static_cast<std::int64_t>(v.size()) != numel(c.params[k].shape)) bad(path, "a probe does not match its parameter's shape");
+        st.probes.push_back(std::move(v));
+      }
+    }
+    if (s.contains("loss") && s["loss"].is_number()) st.loss = s["loss"].get<double>();
+    if (s.contains("batch")) {
+      Batch b;
+      b.x = nested_tensor(s["batch"].at("x"), path, "batch x");
+      b.y = nested_tensor(s["batch"].at("y"), path, "batch y");
+      st.batch = std::move(b);
+    }
+    if (c.objective && !st.batch) bad(path, "a step of an objective case has no batch");
+  }
+  drop_unsupported(c, "probes");
+}
+
+// Parameter indices in the order of the param groups (the order optimizers
+// take per-parameter inputs in).
+std::vector<std::size_t> group_order(const Case& c) {
+  std::vector<std::size_t> order;
+  if (c.groups.empty()) {
+    for (std::size_t i = 0; i < c.params.size(); ++i) order.push_back(i);
+    return order;
+  }
+  for (const auto& g : c.groups)
+    for (const auto& name : g.params)
+      for (std::size_t i = 0; i < c.params.size(); ++i)
+        if (c.params[i].name == name) order.push_back(i);
+  return order;
+}
+
+std::vector<torch::Tensor> per_param_inputs(const Case& c, const std::vector<std::vector<double>>& lists,
+                                            at::ScalarType dtype) {
+  std::vector<torch::Tensor> out;
+  for (std::size_t i : group_order(c)) out.push_back(make_tensor(lists[i], c.params[i].shape, dtype));
+  return out;
+}
+
+void feed_probes(const Case& c, Optimizer* opt, const Step& st, at::ScalarType dtype) {
+  if (st.probes.empty()) return;
+  auto* taker = dynamic_cast<TakesProbes*>(opt);
+  if (taker == nullptr) bad(c.path, "optimizer '" + c.optimizer + "' takes no probes");
+  taker->set_probes(per_param_inputs(c, st.probes, dtype));
+}
+
+std::unique_ptr<Optimizer> make_case_optimizer(const Case& c, const std::vector<torch::Tensor>& params) {
+  std::vector<GroupSpec> groups;
+  if (c.groups.empty()) {
+    groups.push_back({params, {}});
+  } else {
+    for (const auto& g : c.groups) {
+      GroupSpec spec;
+      for (const auto& name : g.params)
+        for (std::size_t i = 0; i < c.params.size(); ++i)
+          if (c.params[i].name == name) spec.params.push_back(params[i]);
+      spec.options = g.options;
+      groups.push_back(std::move(spec));
+    }
+  }
+  return Registry::instance().make(c.optimizer, std::move(groups), c.options);
+}
+
+// Replays a case driven by an objective: per step, the optimizer's closure (or,
+// for optimizers that take none, the same evaluation before step()) clears the
+// gradients, evaluates the model on the step's batch and backpropagates the
+// loss, with create_graph where the optimizer takes Hessian-vector products.
+Trajectory replay_objective(const Case& c) {
+  const at::ScalarType dtype = dtype_of(c.dtype, c.path);
+  std::vector<torch::Tensor> params;
+  for (const auto& p : c.params) params.push_back(make_tensor(p.init, p.shape, dtype).set_requires_grad(true));
+  auto param = [&](const std::string& name) -> const torch::Tensor& {
+    for (std::size_t i = 0; i < c.params.size(); ++i)
+      if (c.params[i].name == name) return params[i];
+    bad(c.path, "unknown parameter '" + name + "'");
+  };
+  auto opt = make_case_optimizer(c, params);
+  const OptimizerInfo& info = Registry::instance().find(c.optimizer)->info;
+  const Objective& obj = *c.objective;
+  auto forward = [&](torch::Tensor x) {
+    for (const auto& l : obj.model) {
+      const torch::Tensor none;
+      if (l.type == "linear") x = at::linear(x, param(l.weight), l.bias.empty() ? none : param(l.bias));
+      else if (l.type == "conv2d") x = at::conv2d(x, param(l.weight), l.bias.empty() ? none : param(l.bias), {l.stride}, {l.padding});
+      else if (l.type == "tanh") x = at::tanh(x);
+      else if (l.type == "relu") x = at::relu(x);
+      else if (l.type == "sigmoid") x = at::sigmoid(x);
+      else if (l.type == "flatten") x = x.flatten(1);
+    }
+    return x;
+  };
+  UsesHessianDiagonal* hessian_user = dynamic_cast<UsesHessianDiagonal*>(opt.get());
+  Trajectory t;
+  t.optimizer = c.optimizer;
+  for (const auto& st : c.steps) {
+    const Batch& b = *st.batch;
+    const torch::Tensor x = make_tensor(b.x.values, b.x.shape, dtype);
+    const torch::Tensor y = obj.loss == "cross_entropy" ? make_tensor(b.y.values, b.y.shape, at::kDouble).to(at::kLong)
+                                                         : make_tensor(b.y.values, b.y.shape, dtype);
+    // Probes go to an optimizer that draws them itself; for one refreshed after
+    // its step (Sophia-H's update_hessian), replay computes z ⊙ (H z) with
+    // them, on the step's batch at the updated parameters, as the harness did.
+    const bool estimate_after = !st.probes.empty() && dynamic_cast<TakesProbes*>(opt.get()) == nullptr &&
+                                hessian_user != nullptr && c.hessian_applied == "after_step" && st.hessian.empty();
+    if (!estimate_after) feed_probes(c, opt.get(), st, dtype);
+    if (!st.hessian.empty()) {
+      if (hessian_user == nullptr) bad(c.path, "optimizer '" + c.optimizer + "' takes no Hessian input");
+      if (c.hessian_applied != "after_step") hessian_user->set_hessian(per_param_inputs(c, st.hessian, dtype));
+    }
+    if (st.lr)
+      for (auto& g : opt->param_groups()) g.options().set_lr(*st.lr);
+    auto loss_on_batch = [&]() -> torch::Tensor {
+      const auto out = forward(x);
+      return obj.loss == "cross_entropy" ? at::cross_entropy_loss(out, y) : at::mse_loss(out, y);
+    };
+    auto closure = [&]() -> torch::Tensor {
+      for (auto& p : params) p.mutable_grad() = torch::Tensor();  // zero_grad(set_to_none=True)
+      auto loss = loss_on_batch();
+      if (info.needs_graph) {
+        // backward(create_graph=True), without the parameter-gradient reference cycle
+        const auto g = curvature::gradients_with_graph(loss, params);
+        for (std::size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = g[i];
+      } else {
+        loss.backward();
+      }
+      return loss;
+    };
+    if (info.needs_closure) {
+      opt->step(closure);
+    } else {
+      {
+        at::AutoGradMode grad(true);
+        closure();
+      }
+      opt->step();
+    }
+    if (!st.hessian.empty() && c.hessian_applied == "after_step") hessian_user->update_hessian(per_param_inputs(c, st.hessian, dtype));
+    if (estimate_after) {
+      std::vector<torch::Tensor> ordered;
+      for (std::size_t i : group_order(c)) ordered.push_back(params[i]);
+      const std::vector<std::vector<torch::Tensor>> probes{per_param_inputs(c, st.probes, dtype)};
+      hessian_user->update_hessian(curvature::hutchinson_diagonal(loss_on_batch, ordered, probes));
+    }
+    std::vector<std::vector<double>> after;
+    for (const auto& p : params) {
+      auto d = p.detach().to(at::kDouble).contiguous().reshape({-1});
+      after.emplace_back(d.data_ptr<double>(), d.data_ptr<double>() + d.numel());
+    }
+    t.steps.push_back(std::move(after));
+  }
+  return t;
+}
+
+}  // namespace
+
 Case parse_case(const std::string& text, const std::string& path) {
   json j;
   try {
@@ -210,6 +432,7 @@ Case parse_case(const std::string& text, const std::string& path) {
       c.unsupported.emplace_back("probes");
     c.steps.push_back(std::move(st));
   }
+  parse_objective_and_probes(j, c);
   parse_selection_inputs(j, c);
   return c;
 }
@@ -228,6 +451,7 @@ Trajectory replay(const Case& c) {
     for (const auto& u : c.unsupported) what += (what.empty() ? "" : ", ") + u;
     throw std::runtime_error(c.path + ": replay cannot feed this case's " + what + " yet");
   }
+  if (c.objective) return replay_objective(c);
   const at::ScalarType dtype = dtype_of(c.dtype, c.path);
   std::vector<torch::Tensor> params;
   for (const auto& p : c.params) params.push_back(make_tensor(p.init, p.shape, dtype).set_requires_grad(true));
@@ -259,9 +483,7 @@ Trajectory replay(const Case& c) {
   auto hessian_of = [&](const Step& st) {
     if (hessian_user == nullptr) bad(c.path, "optimizer '" + c.optimizer + "' takes no Hessian input");
     if (st.hessian.size() != params.size()) bad(c.path, "a step's hessian does not list every parameter");
-    std::vector<torch::Tensor> h;
-    for (std::size_t i = 0; i < params.size(); ++i) h.push_back(make_tensor(st.hessian[i], c.params[i].shape, dtype));
-    return h;
+    return per_param_inputs(c, st.hessian, dtype);  // in the order of the param groups
   };
 
   Trajectory t;
@@ -278,6 +500,7 @@ Trajectory replay(const Case& c) {
     }
     if (st.lr)
       for (auto& g : opt->param_groups()) g.options().set_lr(*st.lr);
+    feed_probes(c, opt.get(), st, dtype);
     opt->step();
     if (!st.hessian.empty() && after_step) {
       auto h = hessian_of(st);

@@ -18,6 +18,7 @@ const Registry& Registry::instance() {
     register_sign_momentum(reg);
     register_adaptive_lr(reg);
     register_factored_and_wrappers(reg);
+    register_curvature_optimizers(reg);
     register_memory_efficient(reg);
     return reg;
   }();

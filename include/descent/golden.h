@@ -22,12 +22,40 @@ struct ParamSpec {
   std::vector<double> init;
 };
 
+// A tensor read from nested JSON lists: values row-major, and the shape.
+struct NestedTensor {
+  std::vector<double> values;
+  std::vector<std::int64_t> shape;
+};
+
+// One step's batch of a case driven by an objective.
+struct Batch {
+  NestedTensor x;
+  NestedTensor y;  // class ids (cross_entropy) or targets (mse)
+};
+
 struct Step {
   // One flat list per parameter; an empty optional means "no gradient this step".
   std::vector<std::optional<std::vector<double>>> grads;
   std::vector<std::vector<double>> expected;
   std::vector<std::vector<double>> hessian;  // optional per-step Hessian-diagonal input
   std::optional<double> lr;                   // lr in force for this step
+  // Cases driven by an objective, and random draws handed in:
+  std::optional<Batch> batch;                 // the step's batch (objective cases)
+  std::vector<std::vector<double>> probes;    // optional: one flat list per parameter
+  std::optional<double> loss;                 // the reference's loss at the start of the step
+};
+
+// The model and loss of a case driven by an objective (FORMAT.md).
+struct Layer {
+  std::string type;            // linear, conv2d, tanh, relu, sigmoid, flatten
+  std::string weight, bias;    // parameter names (bias empty: none)
+  std::int64_t stride = 1, padding = 0;
+};
+
+struct Objective {
+  std::vector<Layer> model;
+  std::string loss;            // cross_entropy or mse (means over the batch)
 };
 
 struct Group {
@@ -63,6 +91,7 @@ struct Case {
   std::vector<Step> steps;
   std::vector<Group> groups;  // empty: all parameters form one group
   std::string hessian_applied;
+  std::optional<Objective> objective;  // cases driven by an objective instead of gradients
   double rtol = 0, atol = 0;
   std::vector<std::string> unsupported;  // inputs in the case that replay cannot feed yet
   std::vector<BlockSelection> block_selection;  // replaces the optimizer's random block picks

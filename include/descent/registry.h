@@ -38,6 +38,13 @@ struct OptimizerInfo {
   //   optimizer takes Hessian-vector products through the gradients).
   bool needs_closure = false;
   bool needs_graph = false;
+  // Optimizers that refresh a Hessian-diagonal estimate from an estimator the
+  // training loop installs (UsesHessianDiagonal::set_estimator, built by
+  // descent/curvature.h): "gnb" (curvature::gnb_estimator, from a closure
+  // returning logits) or "hutchinson" (curvature::hutchinson_estimator, from a
+  // loss closure); empty for the others. Without one such an optimizer runs on
+  // the estimates it is handed (update_hessian), or none.
+  std::string hessian_estimator;
 };
 
 using OptionMap = std::map<std::string, OptionValue>;

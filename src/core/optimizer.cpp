@@ -1,5 +1,6 @@
 #include <descent/optim/optimizer.h>
 #include <descent/optim/launch.h>
+#include <descent/kernels/stochastic_rounding.h>
 
 #include <ATen/ATen.h>
 #include <c10/util/string_utils.h>
@@ -18,6 +19,23 @@ namespace {
 constexpr std::int64_t kFormatVersion = 2;
 
 std::string state_key(const torch::Tensor& p) { return c10::guts::to_string(p.unsafeGetTensorImpl()); }
+
+// The optimizer whose step() is running on this thread (launch() asks it how
+// to write bfloat16 parameters back).
+thread_local const Optimizer* t_stepping = nullptr;
+
+struct SteppingScope {
+  const Optimizer* saved;
+  explicit SteppingScope(const Optimizer* o) : saved(t_stepping) { t_stepping = o; }
+  ~SteppingScope() { t_stepping = saved; }
+};
+
+std::uint8_t bf16_write_of(const torch::optim::OptimizerOptions& options) {
+  const auto* o = dynamic_cast<const OptionsBase*>(&options);
+  if (o == nullptr) return 0;
+  const std::string& m = o->bf16_write_mode();
+  return m == "master_weights" ? 1 : m == "stochastic_rounding" ? 2 : 0;
+}
 
 std::string shape_str(at::IntArrayRef s) {
   std::string out = "[";
@@ -96,12 +114,14 @@ std::int64_t digest_of(const std::vector<const torch::optim::OptimizerOptions*>&
   for (const auto& g : groups) {
     d.i64(g.step);
     for (double x : g.scalars) d.f64(x);
+    for (const auto& b : g.buffers) d.tensor(b);
   }
   for (const auto& [j, st] : states) {
     d.i64(j);
     d.i64(st->step);
     for (double x : st->scalars) d.f64(x);
     for (const auto& b : st->buffers) d.tensor(b);
+    if (st->master.defined()) d.tensor(st->master);
   }
   return d.value();
 }
@@ -154,6 +174,21 @@ const ParamState* Optimizer::state_of(const torch::Tensor& param) const {
   return const_cast<Optimizer*>(this)->state_of(param);
 }
 
+std::int64_t Optimizer::state_bytes() const {
+  std::int64_t total = 0;
+  for (const auto& kv : state_) {
+    const auto* st = dynamic_cast<const ParamState*>(kv.second.get());
+    if (st == nullptr) continue;
+    for (const auto& b : st->buffers)
+      if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
+    if (st->master.defined()) total += static_cast<std::int64_t>(st->master.nbytes());
+  }
+  for (const auto& g : group_states_)
+    for (const auto& b : g.buffers)
+      if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
+  return total;
+}
+
 void Optimizer::reset_state() {
   state_.clear();
   index_.clear();
@@ -167,6 +202,7 @@ void Optimizer::sync_group_states() {
   while (group_states_.size() < param_groups_.size()) {
     GroupState g;
     g.scalars = initial_group_scalars(param_groups_[group_states_.size()].options());
+    g.buffers.resize(group_buffer_names().size());
     group_states_.push_back(std::move(g));
   }
 }
@@ -181,17 +217,52 @@ ParamState& Optimizer::state_for(const torch::Tensor& param, const torch::optim:
         if (it != state_.end()) index_[p.unsafeGetTensorImpl()] = static_cast<ParamState*>(it->second.get());
       }
   }
-  if (ParamState* s = state_of(param)) return *s;
-  auto fresh = std::make_unique<ParamState>();
-  fresh->layout = &layout();
-  fresh->buffers.resize(layout().buffers.size());
-  fresh->scalars.assign(layout().scalars.size(), 0.0);
-  init_state(*fresh, param, options);
-  ParamState* raw = fresh.get();
-  state_[state_key(param)] = std::move(fresh);
-  index_[param.unsafeGetTensorImpl()] = raw;
-  return *raw;
+  ParamState* st = state_of(param);
+  if (st == nullptr) {
+    auto fresh = std::make_unique<ParamState>();
+    fresh->layout = &layout();
+    fresh->buffers.resize(layout().buffers.size());
+    fresh->scalars.assign(layout().scalars.size(), 0.0);
+    init_state(*fresh, param, options);
+    fresh->ordinal = ordinal_of(param);
+    st = fresh.get();
+    state_[state_key(param)] = std::move(fresh);
+    index_[param.unsafeGetTensorImpl()] = st;
+  }
+  if (param.scalar_type() == at::kBFloat16) {
+    st->bf16_write = bf16_write_of(options);
+    if (st->bf16_write == 1 && !st->master.defined())
+      st->master = at::empty_like(param, param.options().dtype(at::kFloat), at::MemoryFormat::Preserve).copy_(param);
+    if (st->bf16_write != 1 && st->master.defined()) st->master = torch::Tensor();  // p holds its rounding already
+    if (const auto* o = dynamic_cast<const OptionsBase*>(&options)) st->bf16_seed = static_cast<std::uint64_t>(o->bf16_write_seed());
+  }
+  return *st;
 }
+
+std::uint32_t Optimizer::ordinal_of(const torch::Tensor& param) const {
+  std::uint32_t j = 0;
+  for (const auto& group : param_groups_)
+    for (const auto& p : group.params()) {
+      if (p.is_same(param)) return j;
+      ++j;
+    }
+  return j;
+}
+
+namespace detail {
+ParamWrite param_write_for(const torch::Tensor& param) {
+  ParamWrite w;
+  if (t_stepping == nullptr) return w;
+  const ParamState* st = t_stepping->state_of(param);
+  if (st == nullptr) return w;
+  if (st->bf16_write == 1 && st->master.defined()) w.master = &st->master;
+  if (st->bf16_write == 2) {
+    w.stochastic = true;
+    w.seed = kernels::stream_seed(st->bf16_seed, st->ordinal, st->step);
+  }
+  return w;
+}
+}  // namespace detail
 
 void Optimizer::check_step() const {
   const char* opt = name();
@@ -201,6 +272,14 @@ void Optimizer::check_step() const {
     const auto& group = param_groups_[gi];
     check_options(group.options());
     const auto& params = group.params();
+    if (!supports_bf16_modes() && bf16_write_of(group.options()) != 0) {
+      for (const auto& p : params)
+        if (p.scalar_type() == at::kBFloat16)
+          throw OptionError(std::string(opt) + ": bf16_mode '" +
+                            dynamic_cast<const OptionsBase&>(group.options()).bf16_write_mode() +
+                            "' is not available for this optimizer (it writes its parameters outside the fused "
+                            "kernels); use bf16_mode 'nearest'");
+    }
     for (std::size_t pi = 0; pi < params.size(); ++pi) {
       const torch::Tensor& p = params[pi];
       auto where = [&] {
@@ -246,6 +325,7 @@ torch::Tensor Optimizer::step(LossClosure closure) {
   at::NoGradGuard no_grad;
   check_step();
   sync_group_states();
+  SteppingScope scope(this);
   update();
   return loss;
 }
@@ -290,6 +370,9 @@ void Optimizer::save(torch::serialize::OutputArchive& archive) const {
     const GroupState& gs = gi < group_states_.size() ? group_states_[gi] : empty;
     ga.write("step", c10::IValue(gs.step));
     ga.write("scalars", c10::IValue(gs.scalars));
+    const auto bnames = group_buffer_names();
+    for (std::size_t b = 0; b < bnames.size() && b < gs.buffers.size(); ++b)
+      if (gs.buffers[b].defined()) ga.write("buffers/" + bnames[b], gs.buffers[b], true);
     archive.write("groups/" + std::to_string(gi), ga);
     for (const auto& p : group.params()) {
       const ParamState* st = state_of(p);
@@ -299,6 +382,7 @@ void Optimizer::save(torch::serialize::OutputArchive& archive) const {
         sa.write("scalars", c10::IValue(st->scalars));
         for (std::size_t b = 0; b < st->buffers.size(); ++b)
           if (st->buffers[b].defined()) sa.write("buffers/" + layout().buffers[b], st->buffers[b], true);
+        if (st->master.defined()) sa.write("master", st->master, true);
         archive.write("state/" + std::to_string(j), sa);
       }
       ++j;
@@ -370,6 +454,16 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
     if (!ga.try_read("scalars", sv) || !sv.isDoubleList()) refuse(opt, "group scalars missing");
     gs.scalars = sv.toDoubleVector();
     if (gs.scalars.size() != nscalars_group) refuse(opt, "group scalars have the wrong length");
+    {
+      const auto bnames = group_buffer_names();
+      gs.buffers.resize(bnames.size());
+      for (std::size_t b = 0; b < bnames.size(); ++b) ga.try_read("buffers/" + bnames[b], gs.buffers[b], true);
+      try {
+        check_group_buffers(gi, gs);
+      } catch (const std::exception& e) {
+        refuse(opt, "group " + std::to_string(gi) + ": " + e.what());
+      }
+    }
 
     for (const auto& p : group.params()) {
       torch::serialize::InputArchive sa;
@@ -404,6 +498,19 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
                             shape_str(expect.sizes()) + " " + c10::toString(expect.scalar_type()));
           expect.copy_(t);
         }
+        {
+          // The float32 master copy of a bfloat16 parameter (bf16_mode = master_weights).
+          torch::Tensor m;
+          if (sa.try_read("master", m, true)) {
+            if (p.scalar_type() != at::kBFloat16 || m.scalar_type() != at::kFloat || !m.sizes().equals(p.sizes()))
+              refuse(opt, "master copy of parameter " + std::to_string(j) + " has shape " + shape_str(m.sizes()) +
+                              " " + c10::toString(m.scalar_type()) + ", expected " + shape_str(p.sizes()) +
+                              " Float for a BFloat16 parameter");
+            st->master = at::empty_like(p, p.options().dtype(at::kFloat), at::MemoryFormat::Preserve).copy_(m);
+            st->bf16_write = 1;
+          }
+        }
+        st->ordinal = static_cast<std::uint32_t>(j);
         states.emplace_back(p, std::move(st));
         state_index.push_back(j);
       }

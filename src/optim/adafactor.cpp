@@ -38,6 +38,26 @@ template <class F> void with_momentum(kernels::Momentum m, F&& f) {
   }
 }
 
+// How the first moment is kept, from the constructor's momentum_dtype.
+kernels::Momentum momentum_mode(const AdafactorOptions& o, const AdafactorOptions& d) {
+  if (o.no_momentum()) return kernels::Momentum::none;
+  const std::string md = canonical_dtype(d.momentum_dtype());
+  return md == "float64"    ? kernels::Momentum::lerp
+         : md == "bfloat16" ? kernels::Momentum::bf16
+         : md == "float16"  ? kernels::Momentum::f16
+                            : kernels::Momentum::f32;
+}
+
+// The momentum buffer, in the storage of its momentum_dtype (bfloat16 by
+// default: 2 bytes per parameter, as the reference), contiguous.
+torch::Tensor zeros_momentum(const torch::Tensor& p, kernels::Momentum mode) {
+  const at::ScalarType dt = mode == kernels::Momentum::bf16  ? at::kBFloat16
+                            : mode == kernels::Momentum::f16 ? at::kHalf
+                            : mode == kernels::Momentum::f32 ? at::kFloat
+                                                             : state_dtype(p.scalar_type());
+  return at::zeros(p.sizes(), p.options().dtype(dt));
+}
+
 }  // namespace
 
 const StateLayout& Adafactor::layout() const {
@@ -47,7 +67,7 @@ const StateLayout& Adafactor::layout() const {
 
 void Adafactor::init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& options) const {
   const auto& o = cast(options);
-  if (!o.no_momentum()) st.buffer(kExpAvg) = zeros_elementwise(p);
+  if (!o.no_momentum()) st.buffer(kExpAvg) = zeros_momentum(p, momentum_mode(o, cast(defaults())));
   if (p.dim() >= 2) {
     st.buffer(kRow) = detail::zeros_rows(p);
     st.buffer(kCol) = detail::zeros_cols(p);
@@ -67,7 +87,8 @@ void Adafactor::update_param(const torch::Tensor& param, const torch::Tensor& gr
   const bool ams = o.ams_bound();
   const bool factored = param.dim() >= 2;
   // Buffers an option switched on after the state was created start at zero.
-  if (momentum && !st.buffer(kExpAvg).defined()) st.buffer(kExpAvg) = zeros_elementwise(param);
+  const kernels::Momentum mode = momentum_mode(o, d);
+  if (momentum && !st.buffer(kExpAvg).defined()) st.buffer(kExpAvg) = zeros_momentum(param, mode);
   if (ams && !st.buffer(kHat).defined()) st.buffer(kHat) = zeros_elementwise(param);
   for (auto& b : st.buffers) detail::make_contiguous(b);  // loaded from a checkpoint in another layout
 
@@ -87,11 +108,6 @@ void Adafactor::update_param(const torch::Tensor& param, const torch::Tensor& gr
   c.w2 = w2;
   c.bias_correction2 = w2;
   c.w1 = 1.0 - o.betas()[0];
-  const kernels::Momentum mode = !momentum             ? kernels::Momentum::none
-                                 : md == "float64"   ? kernels::Momentum::lerp
-                                 : md == "bfloat16"  ? kernels::Momentum::bf16
-                                 : md == "float16"   ? kernels::Momentum::f16
-                                                     : kernels::Momentum::f32;
 
   const torch::Tensor p = param.is_contiguous() ? param : param.contiguous();
   const torch::Tensor g = grad.is_contiguous() ? grad : grad.contiguous();
@@ -194,7 +210,7 @@ void Adafactor::update_param(const torch::Tensor& param, const torch::Tensor& gr
             const double count = run(mom)[0];
             // mask·numel/(Σmask + 1): reciprocal, then the product, in the tensor's dtype.
             c.cautious_scale = R(R(1.0 / R(R(count) + 1.0)) * R(n));
-            kernels::AdafactorCautious apply;
+            kernels::AdafactorCautious<M> apply;
             apply.c = c;
             detail::launch_grid(apply, grid, p, g, nullptr, nullptr, nullptr, nullptr, partials_, m);
             return;

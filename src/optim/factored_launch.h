@@ -86,6 +86,15 @@ template <class F> void with_bool(bool b, F&& f) {
     f(std::false_type{});
 }
 
+// The storage dtype of a rule's narrow state slots (kernels/factored.h).
+inline at::ScalarType narrow_dtype(kernels::Rounding r) {
+  switch (r) {
+    case kernels::Rounding::bf16: return at::kBFloat16;
+    case kernels::Rounding::f16: return at::kHalf;
+    default: return at::kFloat;
+  }
+}
+
 inline constexpr std::int64_t kMaxGridChunks = 64;
 
 template <class Rule>
@@ -186,8 +195,15 @@ GridSums<Rule> launch_grid(const Rule& rule, const kernels::Grid& grid, const to
                            double* col_sum, std::vector<double>& scratch, const S&... s) {
   static_assert(sizeof...(S) == Rule::kStates, "one state tensor per rule state");
   const at::ScalarType sdt = state_dtype(p.scalar_type());
-  (void)sdt;
-  ((s.scalar_type() == sdt ? void() : bad_state_dtype(p.scalar_type(), s.scalar_type())), ...);
+  constexpr unsigned narrow = kernels::narrow_states<Rule>::mask;
+  const at::ScalarType ndt = narrow_dtype(kernels::narrow_states<Rule>::rounding);
+  int k = 0;
+  auto check = [&](const torch::Tensor& t) {
+    const at::ScalarType want = ((narrow >> k++) & 1u) ? ndt : sdt;
+    if (t.scalar_type() != want) bad_state_dtype(p.scalar_type(), t.scalar_type());
+  };
+  (check(s), ...);
+  (void)check;
   if (!p.is_contiguous() || !g.is_contiguous() || !(s.is_contiguous() && ...))
     throw std::logic_error("descent: launch_grid needs contiguous tensors");
   switch (p.scalar_type()) {

@@ -21,6 +21,7 @@ void register_adam_variants(Registry& r);         // adam_variants.cpp: diffgrad
 void register_sign_momentum(Registry& r);         // sign_momentum.cpp: adan, lion, tiger, signsgd, ...
 void register_adaptive_lr(Registry& r);           // adaptive_lr.cpp: schedule-free, lamb, prodigy, ...
 void register_factored_and_wrappers(Registry& r); // factored.cpp: adafactor, came, lookahead
+void register_curvature_optimizers(Registry& r);  // curvature.cpp: muon, mfac, sophia_g, sophia_h, adahessian
 void register_memory_efficient(Registry& r);      // memory_efficient.cpp: adam8bit, adamw8bit, frugal, galore_adamw
 
 }  // namespace descent

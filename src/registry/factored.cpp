@@ -98,10 +98,10 @@ void register_factored_and_wrappers(Registry& r) {
   r.add({"adafactor",
          "Shazeer & Stern, Adafactor: Adaptive Learning Rates with Sublinear Memory Cost, ICML 2018; "
          "BigVision variant: Zhai et al., Scaling Vision Transformers, CVPR 2022",
-         kZoo + "adafactor.py (AdaFactor)", 4, 2,
-         "matrices (ndim >= 2): one row and one column statistic per matrix instead of v; vectors: +4 (v); "
-         "+4 with ams_bound; -4 without a first moment (betas = (None, b2)); the momentum holds bfloat16 values "
-         "in float32 (the reference stores bfloat16: 2 bytes)",
+         kZoo + "adafactor.py (AdaFactor)", 2, 2,
+         "the first moment in momentum_dtype (bfloat16 by default: 2 bytes; float16 2, float32 4, float64 as "
+         "the parameter's state); matrices (ndim >= 2): one row and one column statistic per matrix instead of "
+         "v; vectors: +4 (v); +4 with ams_bound; -2 without a first moment (betas = (None, b2))",
          kZooFlags},
         factory_with<Adafactor>(rewrite_adafactor));
   r.add({"came",

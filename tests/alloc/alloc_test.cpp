@@ -263,7 +263,9 @@ TEST_P(NoAllocation, StepAllocatesNothingAfterWarmUp) {
         }
         ASSERT_NE(opt->state_of(p[0]), nullptr);
         EXPECT_EQ(opt->state_of(p[0])->step, 6) << "the steps did not run";
-        EXPECT_EQ(opt->state_of(p[2]), nullptr);
+        if (!steps_without_gradient().count(name)) {
+          EXPECT_EQ(opt->state_of(p[2]), nullptr);
+        }
       }
     }
   }

@@ -65,7 +65,9 @@ TEST_P(Checkpoint, ResumedRunIsBitIdenticalAndKeepsStateAndOptions) {
       ASSERT_NE(b->state_of(pb[0]), nullptr);
       EXPECT_EQ(b->state_of(pb[0])->step, k);
       EXPECT_EQ(b->state_of(pb[2])->step, k);
-      EXPECT_EQ(b->state_of(pb[3]), nullptr);
+      if (!steps_without_gradient().count(name)) {
+        EXPECT_EQ(b->state_of(pb[3]), nullptr);
+      }
       EXPECT_EQ(b->group_state(0).step, a->group_state(0).step);
 
       for (int t = k; t < k + m; ++t) {
@@ -296,6 +298,9 @@ TEST_P(Checkpoint, RefusesDifferentNumberOfParameters) {
 
 TEST_P(Checkpoint, RefusesDifferentNumberOfGroups) {
   const std::string name = GetParam();
+  if (regrouped_params().count(name))
+    GTEST_SKIP() << name << " regroups its parameters, so the one- and two-group set-ups here give the same groups: "
+                 << regrouped_params().at(name);
   const auto [label, opts] = stateful_variant(name);
   const std::string src = write_checkpoint(name, opts, kRefShapes, "src");
   Target t = make_target(name, opts, kRefShapes, /*groups=*/2);

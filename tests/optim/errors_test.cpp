@@ -87,10 +87,12 @@ TEST_P(StepErrors, GradientOfTheWrongShape) {
     SCOPED_TRACE(label);
     Rig s(name, at::zeros({2, 3}), opts);
     s.good_step(0);
+    // (An optimizer that regroups its parameters names the matrix by its place in its own group.)
+    const std::string which = regrouped_params().count(name) ? "parameter" : "parameter 1";
     s.params[1].mutable_grad() = at::ones({3, 2});  // same numel, other shape
-    expect_step_refused(s, name, {"parameter 1", "shape", "[2, 3]", "[3, 2]"});
+    expect_step_refused(s, name, {which, "shape", "[2, 3]", "[3, 2]"});
     s.params[1].mutable_grad() = at::ones({6});
-    expect_step_refused(s, name, {"parameter 1", "shape", "[6]"});
+    expect_step_refused(s, name, {which, "shape", "[6]"});
     s.good_step(1);
     EXPECT_TRUE(bit_equal(s.params[0], s.twin_params[0]));
   }
@@ -129,6 +131,8 @@ TEST_P(StepErrors, GradientOnAnotherDevice) {
 
 TEST_P(StepErrors, ParameterWithoutGradientIsSkipped) {
   const std::string name = GetParam();
+  if (steps_without_gradient().count(name))
+    GTEST_SKIP() << name << " steps parameters without a gradient, as its reference: " << steps_without_gradient().at(name);
   for (const auto& [label, opts] : variants_for(name)) {
     SCOPED_TRACE(label);
     auto p = random_params({{6}, {4}}, at::kFloat, 8);
@@ -157,13 +161,14 @@ TEST_P(StepErrors, InvalidLearningRateIsRefusedAndLeavesOptionsUnchanged) {
   auto twin = make(name, q);
   auto& options = opt->param_groups()[0].options();
   const std::string before = options_bytes(options);
+  const double lr = options.get_lr();  // 0.01 (an optimizer that regroups may give this group another lr)
   for (double bad : {-0.5, -std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN(),
                      std::numeric_limits<double>::infinity()}) {
     SCOPED_TRACE(bad);
     const std::string msg = message_of<descent::OptionError>([&] { options.set_lr(bad); });
     // (A wrapper such as lookahead may name the optimizer whose options these are.)
     EXPECT_TRUE(contains(msg, "'lr'")) << msg;
-    EXPECT_EQ(options.get_lr(), 0.01);
+    EXPECT_EQ(options.get_lr(), lr);
     EXPECT_EQ(options_bytes(options), before);
   }
   // The optimizer still steps with its old options.
@@ -210,6 +215,7 @@ TEST_P(StepErrors, GroupWithOptionsOfAnotherOptimizerIsRefused) {
   EXPECT_TRUE(contains(msg, name)) << msg;
   Snapshot after = snapshot(*opt);
   after.options = before.options;  // the swapped-in options differ by construction
+  after.lrs = before.lrs;
   EXPECT_TRUE(same(before, after));
 }
 

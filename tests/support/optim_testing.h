@@ -4,10 +4,12 @@
 // registry, so an optimizer added there is tested without touching the tests.
 #pragma once
 
+#include <descent/optim/hessian.h>
 #include <descent/optim/optimizer.h>
 #include <descent/registry.h>
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/optim/optimizer.h>
@@ -67,16 +69,70 @@ struct NameOfParam {
   std::string operator()(const ::testing::TestParamInfo<std::string>& info) const { return info.param; }
 };
 
+// Options the sweeps give an optimizer unless a test sets them, where its
+// defaults do not suit the sweeps' problem sizes (each says why).
+inline const std::map<std::string, OptionMap>& sweep_options() {
+  static const std::map<std::string, OptionMap> m = {
+      // The default window of 1024 gradients over the sweeps' 1M-element
+      // tensors would be 4 GB (8 GB in float64) per optimizer.
+      {"mfac", {{"ngrads", num(8)}}},
+  };
+  return m;
+}
+
+// A Hessian-diagonal estimate for optimizers that need one every step
+// (AdaHessian: its reference probes the graph of gradients from
+// backward(create_graph=true), which the sweeps' plain gradients lack):
+// out = g² + 1/4, written in place (no allocation for contiguous tensors).
+inline void synthetic_hessian(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& out) {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    const torch::Tensor& g = params[i].grad();
+    const torch::Tensor& o = out[i];
+    const bool bf16_into_float = g.scalar_type() == at::kBFloat16 && o.scalar_type() == at::kFloat;
+    if (!g.is_contiguous() || !o.is_contiguous() || (g.scalar_type() != o.scalar_type() && !bf16_into_float)) {
+      o.copy_(g * g + 0.25);
+      continue;
+    }
+    if (bf16_into_float) {
+      const c10::BFloat16* gp = g.data_ptr<c10::BFloat16>();
+      float* op = o.data_ptr<float>();
+      for (std::int64_t k = 0; k < o.numel(); ++k) op[k] = static_cast<float>(gp[k]) * static_cast<float>(gp[k]) + 0.25f;
+      continue;
+    }
+    AT_DISPATCH_FLOATING_TYPES(o.scalar_type(), "synthetic_hessian", [&] {
+      const scalar_t* gp = g.data_ptr<scalar_t>();
+      scalar_t* op = o.data_ptr<scalar_t>();
+      for (std::int64_t k = 0; k < o.numel(); ++k) op[k] = gp[k] * gp[k] + scalar_t(0.25);
+    });
+  }
+}
+
+inline std::unique_ptr<Optimizer> with_sweep_setup(const std::string& name, std::unique_ptr<Optimizer> opt) {
+  const auto* entry = descent::Registry::instance().find(name);
+  if (entry != nullptr && entry->info.needs_graph)
+    if (auto* h = dynamic_cast<descent::UsesHessianDiagonal*>(opt.get())) h->set_estimator(synthetic_hessian);
+  return opt;
+}
+
+inline OptionMap with_sweep_options(const std::string& name, OptionMap defaults) {
+  auto it = sweep_options().find(name);
+  if (it != sweep_options().end())
+    for (const auto& [k, v] : it->second) defaults.emplace(k, v);  // a test's own value wins
+  return defaults;
+}
+
 inline std::unique_ptr<Optimizer> make(const std::string& name, std::vector<torch::Tensor> params,
                                        const OptionMap& defaults = lr_only()) {
   std::vector<GroupSpec> groups(1);
   groups[0].params = std::move(params);
-  return descent::Registry::instance().make(name, std::move(groups), defaults);
+  return with_sweep_setup(name, descent::Registry::instance().make(name, std::move(groups),
+                                                                   with_sweep_options(name, defaults)));
 }
 
 inline std::unique_ptr<Optimizer> make_groups(const std::string& name, std::vector<GroupSpec> groups,
                                               const OptionMap& defaults = lr_only()) {
-  return descent::Registry::instance().make(name, std::move(groups), defaults);
+  return with_sweep_setup(name, descent::Registry::instance().make(name, std::move(groups),
+                                                                   with_sweep_options(name, defaults)));
 }
 
 // Option sets that switch on state-bearing features where an optimizer has
@@ -128,6 +184,30 @@ inline const std::map<std::string, std::string>& coupled_groups() {
       {"prodigy",
        "one step size d for all groups, with d_lr from the first group's lr "
        "(kozistr/pytorch_optimizer Prodigy.step: group = self.param_groups[0])"},
+      {"mfac",
+       "one preconditioner over every parameter of every group: each group's update depends on all "
+       "gradients (IST-DASLab/M-FAC MFAC.step: one window over the concatenated gradients)"},
+  };
+  return m;
+}
+
+// Optimizers that rearrange a flat parameter list into param groups of their
+// own, so that group indices, a parameter's index within its group and the
+// options a group's parameters follow differ from the list given.
+inline const std::map<std::string, std::string>& regrouped_params() {
+  static const std::map<std::string, std::string> m = {
+      {"muon",
+       "a group without use_muon is split by rank into a Muon group (matrices, conv kernels; the group's lr) "
+       "and an AdamW group (other tensors; adamw_lr), as users run Muon beside AdamW"},
+  };
+  return m;
+}
+
+// Optimizers whose reference steps a parameter that has no gradient, as if its
+// gradient were zero: such a parameter gets state, and may move (decay).
+inline const std::map<std::string, std::string>& steps_without_gradient() {
+  static const std::map<std::string, std::string> m = {
+      {"muon", "SingleDeviceMuon[WithAuxAdam].step sets p.grad = zeros_like(p) for a parameter without one"},
   };
   return m;
 }

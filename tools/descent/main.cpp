@@ -3,9 +3,12 @@
 //   descent list                               every optimizer, its paper, reference, state bytes
 //   descent replay CASE.json --out OUT.json    replay a golden case, write the trajectory
 //   descent check CASE.json... [--skip-unknown] replay and compare with the expected steps
+//   descent bench [--suite quick|full] ...     train workloads with each optimizer, write a report
+#include <descent/bench/cli.h>
 #include <descent/golden.h>
 #include <descent/registry.h>
 
+#include "curvature_bench.h"
 #include "step_bench.h"
 
 #include <ATen/Parallel.h>
@@ -27,8 +30,11 @@ int usage(int code) {
                "  check CASE.json... [--skip-unknown]   replay cases and compare every step\n"
                "                                        (--skip-unknown: cases for optimizers not\n"
                "                                        yet in descent are listed, not failed)\n"
+               "  bench [--suite quick|full] [...]      compare optimizers on real workloads, write\n"
+               "                                        report/index.html (descent bench --help)\n"
                "  step-bench --optimizer NAME [...]     step time vs. memory bandwidth and LibTorch\n"
-               "                                        (descent step-bench --help for options)\n");
+               "                                        (descent step-bench --help for options)\n"
+               "  curvature-bench [...]                 Muon vs. GEMM throughput, M-FAC per window size\n");
   return code;
 }
 
@@ -119,7 +125,9 @@ int main(int argc, char** argv) {
   if (cmd == "list") return cmd_list();
   if (cmd == "replay") return cmd_replay(args);
   if (cmd == "check") return cmd_check(args);
+  if (cmd == "bench") return descent::bench::bench_main(args);
   if (cmd == "step-bench") return descent::cli::step_bench(args);
+  if (cmd == "curvature-bench") return descent::cli::curvature_bench(args);
   std::fprintf(stderr, "descent: unknown command '%s'\n", cmd.c_str());
   return usage(2);
 }

@@ -41,6 +41,7 @@ namespace {
 struct Config {
   std::string optimizer = "adamw";
   std::string options = "{}";
+  std::string bf16_mode;  // --bf16-mode: merged into the options
   std::int64_t numel = 16 << 20;
   int tensors = 1;
   std::string dtype = "f32";
@@ -169,13 +170,9 @@ double stream_ms(const Config& c, double state_bytes_per_param, double min_secon
   return median_ms([&] { at::parallel_for(0, n, 1 << 15, fn); }, min_seconds);
 }
 
-double state_bytes_per_param(const Optimizer& opt, const std::vector<torch::Tensor>& params, std::int64_t numel) {
-  double bytes = 0;
-  for (const auto& p : params)
-    if (const ParamState* s = opt.state_of(p))
-      for (const auto& b : s->buffers)
-        if (b.defined()) bytes += static_cast<double>(b.numel()) * b.element_size();
-  return bytes / static_cast<double>(numel);
+// Persistent state (buffers, a bfloat16 master copy), bytes per parameter.
+double state_bytes_per_param(const Optimizer& opt, std::int64_t numel) {
+  return static_cast<double>(opt.state_bytes()) / static_cast<double>(numel);
 }
 
 // LibTorch's own optimizer with the same options, where it has one.
@@ -213,9 +210,12 @@ Result measure(const Config& c) {
   auto opt = Registry::instance().make(c.optimizer, groups, parse_options(c.options));
   Result r;
   r.ms = median_ms([&] { opt->step(); }, c.min_seconds);
-  r.state_bytes = state_bytes_per_param(*opt, t.params, c.numel);
+  r.state_bytes = state_bytes_per_param(*opt, c.numel);
   const double elt = static_cast<double>(t.params[0].element_size());
-  r.bytes_per_param = 3 * elt + 2 * r.state_bytes;
+  // Read p and g, write p; read and write every state byte. With a master
+  // copy (counted in the state) the bfloat16 parameter is written, not read.
+  const bool master = c.dtype == "bf16" && c.options.find("master_weights") != std::string::npos;
+  r.bytes_per_param = (master ? 2 : 3) * elt + 2 * r.state_bytes;
   r.stream_ms = stream_ms(c, r.state_bytes, c.min_seconds);
   if (c.libtorch && c.dtype != "bf16") {
     auto t2 = make_tensors(c, 7);
@@ -227,8 +227,10 @@ Result measure(const Config& c) {
 nlohmann::json to_json(const Config& c, const Result& r) {
   const double gbps = r.bytes_per_param * c.numel / (r.ms * 1e6);
   const double bw = r.bytes_per_param * c.numel / (r.stream_ms * 1e6);
+  const auto opts = nlohmann::json::parse(c.options);
   nlohmann::json j{{"optimizer", c.optimizer},
-                   {"options", nlohmann::json::parse(c.options)},
+                   {"options", opts},
+                   {"bf16_mode", opts.contains("bf16_mode") ? opts["bf16_mode"] : nlohmann::json("nearest")},
                    {"dtype", c.dtype},
                    {"numel", c.numel},
                    {"tensors", c.tensors},
@@ -251,8 +253,10 @@ nlohmann::json to_json(const Config& c, const Result& r) {
 }
 
 void print_row(const nlohmann::json& j) {
-  std::printf("%-12s %-5s %10lld %7d %3d | %9.3f ms %7.1f GB/s | stream %7.1f GB/s  %5.1f%% | %5.1f B/param",
-              j["optimizer"].get<std::string>().c_str(), j["dtype"].get<std::string>().c_str(),
+  std::string dt = j["dtype"].get<std::string>();
+  if (dt == "bf16" && j["bf16_mode"] != "nearest") dt += j["bf16_mode"] == "master_weights" ? "+m" : "+sr";
+  std::printf("%-12s %-8s %10lld %7d %3d | %9.3f ms %7.1f GB/s | stream %7.1f GB/s  %5.1f%% | %5.1f B/param",
+              j["optimizer"].get<std::string>().c_str(), dt.c_str(),
               static_cast<long long>(j["numel"].get<std::int64_t>()), j["tensors"].get<int>(), j["threads"].get<int>(),
               j["ms_per_step"].get<double>(), j["gbps"].get<double>(), j["bandwidth_gbps"].get<double>(),
               100 * j["fraction_of_bandwidth"].get<double>(), j["bytes_per_param"].get<double>());
@@ -267,7 +271,8 @@ int usage() {
   std::fprintf(stderr,
                "usage: descent step-bench --optimizer NAME [--options JSON] [--numel N] [--tensors K]\n"
                "                          [--dtype f32|bf16|f64] [--threads T] [--json] [--sweep]\n"
-               "                          [--min-seconds S] [--no-libtorch]\n");
+               "                          [--min-seconds S] [--no-libtorch]\n"
+               "                          [--bf16-mode nearest|master_weights|stochastic_rounding]\n");
   return 2;
 }
 
@@ -284,6 +289,7 @@ int step_bench(const std::vector<std::string>& args) {
       };
       if (a == "--optimizer") c.optimizer = next();
       else if (a == "--options") c.options = next();
+      else if (a == "--bf16-mode") c.bf16_mode = next();
       else if (a == "--numel") c.numel = std::stoll(next());
       else if (a == "--tensors") c.tensors = std::stoi(next());
       else if (a == "--dtype") c.dtype = next();
@@ -295,6 +301,11 @@ int step_bench(const std::vector<std::string>& args) {
       else return usage();
     }
     dtype_of(c.dtype);
+    if (!c.bf16_mode.empty()) {
+      auto o = nlohmann::json::parse(c.options);
+      o["bf16_mode"] = c.bf16_mode;
+      c.options = o.dump();
+    }
     if (c.numel < 1 || c.tensors < 1 || c.tensors > c.numel) throw std::invalid_argument("need 1 <= tensors <= numel");
     if (!c.sweep) {
       const auto j = to_json(c, measure(c));

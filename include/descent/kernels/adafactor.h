@@ -26,8 +26,8 @@
 //  * the momentum is rounded to momentum_dtype (bfloat16 by default): the
 //    update is converted (float64 → float32 → bfloat16, each round to nearest
 //    even), the lerp runs in float32 with a fused multiply-add (torch 1.13's CPU
-//    lerp) and its result is rounded to bfloat16; descent keeps the rounded
-//    values in the state dtype (bit-identical trajectory, twice the memory);
+//    lerp) and its result is rounded to bfloat16, and kept in bfloat16 (2 bytes
+//    per parameter, as the reference; float16 and float32 likewise);
 //  * with weight_decouple = false no weight decay at all (the reference adds
 //    the L2 term to a gradient it no longer uses).
 //
@@ -62,6 +62,14 @@ struct AdafactorScalars {
   double decay = 1;        // 1 − wd·lr_t (or 1 − wd): decoupled weight decay factor
   double cautious_scale = 1;
 };
+
+// Where the momentum is kept (kernels/factored.h's narrow slots): bfloat16,
+// float16 or float32 storage for those momentum dtypes, the state type for float64.
+template <Momentum M> inline constexpr bool kNarrowMomentum = M == Momentum::bf16 || M == Momentum::f16 || M == Momentum::f32;
+template <Momentum M>
+inline constexpr Rounding kMomentumRounding = M == Momentum::bf16 ? Rounding::bf16
+                                              : M == Momentum::f16 ? Rounding::f16
+                                                                    : Rounding::f32;
 
 namespace detail {
 // pre for the element, from the driver (factored) or from v (and v̂).
@@ -147,6 +155,8 @@ struct AdafactorApply {
   static constexpr bool kRowCol = false;
   static constexpr bool kStoreP = true;
   static constexpr unsigned kStoreStates = M != Momentum::none ? 1u << kMoment : 0u;  // v, v̂ are only read
+  static constexpr unsigned kNarrowStates = kNarrowMomentum<M> ? 1u << kMoment : 0u;
+  static constexpr Rounding kNarrow = kMomentumRounding<M>;
   AdafactorScalars c;
 
   template <class A> void operator()(A& p, A g, A pre, A* s, A*, A&) const {
@@ -171,6 +181,8 @@ struct AdafactorMomentum {
   static constexpr bool kRowCol = false;
   static constexpr bool kStoreP = false;
   static constexpr unsigned kStoreStates = 1u << kMoment;
+  static constexpr unsigned kNarrowStates = kNarrowMomentum<M> ? 1u << kMoment : 0u;
+  static constexpr Rounding kNarrow = kMomentumRounding<M>;
   AdafactorScalars c;
 
   template <class A> void operator()(A&, A g, A pre, A* s, A* terms, A&) const {
@@ -185,6 +197,7 @@ struct AdafactorMomentum {
 
 // Second half: U = m masked where U·g ≤ 0 and scaled by numel/(count + 1);
 // weight decay; the parameter step. State: [m].
+template <Momentum M>
 struct AdafactorCautious {
   static constexpr int kStates = 1;
   static constexpr int kSums = 0;
@@ -192,6 +205,8 @@ struct AdafactorCautious {
   static constexpr bool kRowCol = false;
   static constexpr bool kStoreP = true;
   static constexpr unsigned kStoreStates = 0;
+  static constexpr unsigned kNarrowStates = kNarrowMomentum<M> ? 1u : 0u;
+  static constexpr Rounding kNarrow = kMomentumRounding<M>;
   AdafactorScalars c;
 
   template <class A> void operator()(A& p, A g, A, A* s, A*, A&) const {

@@ -20,6 +20,9 @@
 
 #include <cstdint>
 #include <descent/kernels/scalar_types.h>
+#include <descent/kernels/stochastic_rounding.h>
+
+#include <type_traits>
 
 namespace descent::kernels {
 
@@ -33,21 +36,85 @@ struct Span {
   T* p = nullptr;
   const T* g = nullptr;
   state_t<T>* s[kMaxStates] = {};
+  // Mixed precision, bfloat16 parameters only (the bf16_mode option):
+  //  master: a float32 master copy; the rule reads and updates it, and p
+  //          receives its rounding to nearest;
+  //  stochastic: p receives the update rounded stochastically, with random
+  //          bits from (seed, element index) (kernels/stochastic_rounding.h).
+  state_t<T>* master = nullptr;
+  bool stochastic = false;
+  std::uint32_t seed = 0;
 };
 
+// How the parameter is read and written: the compile-time form of a Span's
+// mixed-precision fields.
+enum class ParamIO { direct, master, stochastic };
+
 namespace detail {
-template <class Rule, class T>
+template <ParamIO M, class T>
+inline compute_t<T> read_param(const T* p, const state_t<T>* master, std::int64_t i) {
+  if constexpr (M == ParamIO::master) return static_cast<compute_t<T>>(master[i]);
+  else return load(p, i);
+}
+
+template <ParamIO M, class T>
+inline void write_param(T* p, state_t<T>* master, std::uint32_t seed, std::int64_t i, compute_t<T> x) {
+  if constexpr (M == ParamIO::master) {
+    master[i] = static_cast<state_t<T>>(x);
+    store(p, i, x);
+  } else if constexpr (M == ParamIO::stochastic && std::is_same_v<T, bf16>) {
+    p[i] = to_bf16_stochastic(x, random16(seed, i));
+  } else {
+    store(p, i, x);
+  }
+}
+
+// Calls f(std::integral_constant<ParamIO, M>{}) for the Span's mode (always
+// direct for float32 and float64 parameters).
+template <class T, class F>
+inline void with_param_io(const Span<T>& x, F&& f) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (x.master != nullptr) return f(std::integral_constant<ParamIO, ParamIO::master>{});
+    if (x.stochastic) return f(std::integral_constant<ParamIO, ParamIO::stochastic>{});
+  }
+  f(std::integral_constant<ParamIO, ParamIO::direct>{});
+}
+}  // namespace detail
+
+namespace detail {
+template <ParamIO M, class Rule, class T>
 inline void apply_one(const Rule& rule, T* __restrict p, const T* __restrict g,
-                      state_t<T>* const* s, std::int64_t i) {
+                      state_t<T>* const* s, state_t<T>* __restrict master, std::uint32_t seed, std::int64_t i) {
   using A = compute_t<T>;
   using S = state_t<T>;
   constexpr int n = Rule::kStates;
-  A x = load(p, i);
+  A x = read_param<M>(p, master, i);
   A st[n > 0 ? n : 1];
   for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
   rule(x, load(g, i), st);
-  store(p, i, x);
+  write_param<M>(p, master, seed, i, x);
   for (int k = 0; k < n; ++k) s[k][i] = static_cast<S>(st[k]);
+}
+
+template <ParamIO M, class Rule, class T>
+void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, Path path) {
+  static_assert(Rule::kStates <= kMaxStates, "raise kMaxStates");
+  const Rule r = rule;  // a local copy: its scalars stay in registers
+  T* const p = x.p;
+  const T* const g = x.g;
+  state_t<T>* const master = x.master;
+  const std::uint32_t seed = x.seed;
+  state_t<T>* s[kMaxStates > 0 ? kMaxStates : 1];
+  for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
+  if (path == Path::scalar) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      apply_one<M>(r, p, g, s, master, seed, i);
+      asm volatile("" ::: "memory");  // keeps this loop scalar
+    }
+    return;
+  }
+#pragma GCC ivdep
+  for (std::int64_t i = begin; i < end; ++i) apply_one<M>(r, p, g, s, master, seed, i);
 }
 }  // namespace detail
 
@@ -55,21 +122,7 @@ inline void apply_one(const Rule& rule, T* __restrict p, const T* __restrict g,
 template <class Rule, class T>
 void run(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end,
          Path path = Path::vector) {
-  static_assert(Rule::kStates <= kMaxStates, "raise kMaxStates");
-  const Rule r = rule;  // a local copy: its scalars stay in registers
-  T* const p = x.p;
-  const T* const g = x.g;
-  state_t<T>* s[kMaxStates > 0 ? kMaxStates : 1];
-  for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
-  if (path == Path::scalar) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      detail::apply_one(r, p, g, s, i);
-      asm volatile("" ::: "memory");  // keeps this loop scalar
-    }
-    return;
-  }
-#pragma GCC ivdep
-  for (std::int64_t i = begin; i < end; ++i) detail::apply_one(r, p, g, s, i);
+  detail::with_param_io(x, [&](auto io) { detail::run_io<decltype(io)::value>(rule, x, begin, end, path); });
 }
 
 // ---- update and reduce in one pass ------------------------------------------
@@ -87,30 +140,32 @@ void run(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end,
 inline constexpr int kLanes = 8;
 
 namespace detail {
-template <class Rule, class T>
+template <ParamIO M, class Rule, class T>
 inline void apply_one_terms(const Rule& rule, T* __restrict p, const T* __restrict g, state_t<T>* const* s,
-                            std::int64_t i, compute_t<T>* terms) {
+                            state_t<T>* __restrict master, std::uint32_t seed, std::int64_t i,
+                            compute_t<T>* terms) {
   using A = compute_t<T>;
   using S = state_t<T>;
   constexpr int n = Rule::kStates;
-  A x = load(p, i);
+  A x = read_param<M>(p, master, i);
   A st[n > 0 ? n : 1];
   for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
   rule(x, load(g, i), st, terms);
-  store(p, i, x);
+  write_param<M>(p, master, seed, i, x);
   for (int k = 0; k < n; ++k) s[k][i] = static_cast<S>(st[k]);
 }
-}  // namespace detail
 
-template <class Rule, class T>
-void run_reduce(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end, double* sums,
-                Path path = Path::vector) {
+template <ParamIO M, class Rule, class T>
+void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, double* sums,
+                   Path path) {
   using A = compute_t<T>;
   constexpr int K = Rule::kSums;
   static_assert(K > 0 && Rule::kStates <= kMaxStates, "a reduce rule has sums");
   const Rule r = rule;
   T* const p = x.p;
   const T* const g = x.g;
+  state_t<T>* const master = x.master;
+  const std::uint32_t seed = x.seed;
   state_t<T>* s[kMaxStates];
   for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
   A acc[K][kLanes] = {};
@@ -119,14 +174,14 @@ void run_reduce(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t en
   for (; i + kLanes <= end; i += kLanes) {
     for (int l = 0; l < kLanes; ++l) {
       A terms[K];
-      detail::apply_one_terms(r, p, g, s, i + l, terms);
+      apply_one_terms<M>(r, p, g, s, master, seed, i + l, terms);
       for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
       if (scalar) asm volatile("" ::: "memory");
     }
   }
   for (int l = 0; i < end; ++i, ++l) {
     A terms[K];
-    detail::apply_one_terms(r, p, g, s, i, terms);
+    apply_one_terms<M>(r, p, g, s, master, seed, i, terms);
     for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
   }
   for (int k = 0; k < K; ++k) {
@@ -134,6 +189,13 @@ void run_reduce(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t en
     for (int l = 0; l < kLanes; ++l) total += static_cast<double>(acc[k][l]);
     sums[k] += total;
   }
+}
+}  // namespace detail
+
+template <class Rule, class T>
+void run_reduce(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end, double* sums,
+                Path path = Path::vector) {
+  detail::with_param_io(x, [&](auto io) { detail::run_reduce_io<decltype(io)::value>(rule, x, begin, end, sums, path); });
 }
 
 }  // namespace descent::kernels

@@ -35,6 +35,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <cstring>
 
 namespace descent::kernels {
@@ -113,6 +114,35 @@ inline float round_to(float x, Rounding r) {
   }
 }
 
+// A grid rule may keep some state slots in a narrower storage than the state
+// type (Adafactor's momentum in the reference's momentum_dtype, bfloat16 by
+// default: 2 bytes instead of 4): bit k of Rule::kNarrowStates marks slot k,
+// stored as Rule::kNarrow (bfloat16 or float16 bits, or float32 for float64
+// parameters). The rule rounds the values it writes there to that precision,
+// so storing them is exact. Rules without kNarrowStates keep every slot in the
+// state type.
+template <class Rule, class = void>
+struct narrow_states {
+  static constexpr unsigned mask = 0;
+  static constexpr Rounding rounding = Rounding::f32;
+};
+template <class Rule>
+struct narrow_states<Rule, std::void_t<decltype(Rule::kNarrowStates)>> {
+  static constexpr unsigned mask = Rule::kNarrowStates;
+  static constexpr Rounding rounding = Rule::kNarrow;
+};
+
+template <Rounding R> inline float narrow_load(const void* s, std::int64_t i) {
+  if constexpr (R == Rounding::bf16) return to_float(static_cast<const bf16*>(s)[i]);
+  else if constexpr (R == Rounding::f16) return half_bits_to_float(static_cast<const std::uint16_t*>(s)[i]);
+  else return static_cast<const float*>(s)[i];
+}
+template <Rounding R> inline void narrow_store(void* s, std::int64_t i, float v) {
+  if constexpr (R == Rounding::bf16) static_cast<bf16*>(s)[i] = to_bf16(v);
+  else if constexpr (R == Rounding::f16) static_cast<std::uint16_t*>(s)[i] = to_half_bits(v);
+  else static_cast<float*>(s)[i] = v;
+}
+
 // torch.lerp on the CPU (PyTorch 1.13, every floating dtype, vectorised and
 // tail alike): a fused multiply-add in the op-math type, float for float32,
 // bfloat16 and float16:
@@ -136,11 +166,19 @@ inline void grid_element(const Rule& rule, T* __restrict p, const T* __restrict 
   constexpr int n = Rule::kStates;
   A x = load(p, i);
   A st[n > 0 ? n : 1];
-  for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
+  constexpr unsigned narrow = narrow_states<Rule>::mask;
+  constexpr Rounding R = narrow_states<Rule>::rounding;
+  for (int k = 0; k < n; ++k)
+    st[k] = ((narrow >> k) & 1u) ? static_cast<A>(narrow_load<R>(s[k], i)) : static_cast<A>(s[k][i]);
   rule(x, load(g, i), pre, st, terms, rc);
   if constexpr (Rule::kStoreP) store(p, i, x);
-  for (int k = 0; k < n; ++k)
-    if ((Rule::kStoreStates >> k) & 1u) s[k][i] = static_cast<S>(st[k]);
+  for (int k = 0; k < n; ++k) {
+    if (!((Rule::kStoreStates >> k) & 1u)) continue;
+    if ((narrow >> k) & 1u)
+      narrow_store<R>(s[k], i, static_cast<float>(st[k]));
+    else
+      s[k][i] = static_cast<S>(st[k]);
+  }
 }
 }  // namespace detail
 

@@ -67,6 +67,7 @@ class Adafactor : public OptimizerImpl<AdafactorOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // the grid kernels (kernels/factored.h) write the parameter
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,

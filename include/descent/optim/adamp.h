@@ -36,6 +36,7 @@ class AdamP : public OptimizerImpl<AdamPOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // the projection driver (optim/adamp_projection.h) writes the parameter
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,

@@ -39,6 +39,7 @@ class AggMo : public OptimizerImpl<AggMoOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // its own multi-buffer driver writes the parameter
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,

@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <algorithm>
 #include <array>
+#include <type_traits>
 #include <utility>
 
 namespace descent {
@@ -42,8 +43,30 @@ namespace detail {
 template <class T> struct storage_of { using type = T; };
 template <> struct storage_of<c10::BFloat16> { using type = kernels::bf16; };
 
+// How this step writes a bfloat16 parameter back (its group's bf16_mode): a
+// float32 master copy to update, or stochastic rounding with a stream seed.
+// Looked up by the optimizer that is stepping (optimizer.cpp) from the
+// parameter's state; empty (round to nearest) outside a step and for
+// float32/float64 parameters.
+struct ParamWrite {
+  const torch::Tensor* master = nullptr;
+  bool stochastic = false;
+  std::uint32_t seed = 0;
+};
+ParamWrite param_write_for(const torch::Tensor& param);
+
+template <class Store>
+void set_param_write(kernels::Span<Store>& x, const ParamWrite& w) {
+  if constexpr (std::is_same_v<Store, kernels::bf16>) {
+    x.master = w.master != nullptr ? static_cast<float*>(w.master->data_ptr()) : nullptr;
+    x.stochastic = w.stochastic;
+    x.seed = w.seed;
+  }
+}
+
 template <class Rule, class T, class... S>
-void launch_typed(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, const S&... s) {
+void launch_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
+                  const S&... s) {
   using Store = typename storage_of<T>::type;
   static_assert(sizeof(Store) == sizeof(T), "bf16 layout");
   kernels::Span<Store> x;
@@ -51,6 +74,7 @@ void launch_typed(const Rule& rule, const torch::Tensor& p, const torch::Tensor&
   x.g = reinterpret_cast<const Store*>(g.data_ptr());
   int k = 0;
   ((x.s[k++] = reinterpret_cast<kernels::state_t<Store>*>(s.data_ptr())), ...);
+  set_param_write(x, w);
   const std::int64_t n = p.numel();
   if (n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) {
     kernels::run(rule, x, 0, n);
@@ -65,20 +89,49 @@ inline bool same_layout(const torch::Tensor& a, const torch::Tensor& b) { return
 
 }  // namespace detail
 
-template <class Rule, class... S>
-void launch(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, const S&... s);
-
 namespace detail {
+template <class Rule, class... S>
+void launch_dense(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
+                  const S&... s) {
+  switch (p.scalar_type()) {
+    case at::kFloat: launch_typed<Rule, float>(rule, w, p, g, s...); break;
+    case at::kDouble: launch_typed<Rule, double>(rule, w, p, g, s...); break;
+    case at::kBFloat16: launch_typed<Rule, c10::BFloat16>(rule, w, p, g, s...); break;
+    default: throw std::invalid_argument("descent: unsupported parameter dtype");
+  }
+}
+
+// Contiguous copies of a master copy (when there is one) for the copies path.
+struct MasterCopy {
+  torch::Tensor copy;
+  ParamWrite write;
+  MasterCopy(const ParamWrite& w) : write(w) {
+    if (w.master != nullptr) {
+      copy = w.master->contiguous();
+      write.master = &copy;
+    }
+  }
+  void write_back(const ParamWrite& w) const {
+    if (w.master != nullptr && !copy.is_same(*w.master)) w.master->copy_(copy);
+  }
+};
+
 template <class Rule, std::size_t... I, class... S>
-void launch_on_copies(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
+void launch_on_copies(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
                       std::index_sequence<I...>, const S&... s) {
   torch::Tensor pc = p.contiguous();
   std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
-  launch(rule, pc, g.contiguous(), sc[I]...);
+  const MasterCopy mc(w);
+  launch_dense(rule, mc.write, pc, g.contiguous(), sc[I]...);
   if (!pc.is_same(p)) p.copy_(pc);
   const torch::Tensor* orig[] = {&s..., nullptr};
   for (std::size_t k = 0; k < sizeof...(S); ++k)
     if (!sc[k].is_same(*orig[k])) orig[k]->copy_(sc[k]);
+  mc.write_back(w);
+}
+
+inline ParamWrite param_write(const torch::Tensor& p) {
+  return p.scalar_type() == at::kBFloat16 ? param_write_for(p) : ParamWrite{};
 }
 }  // namespace detail
 
@@ -88,19 +141,16 @@ void launch(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, co
   const at::ScalarType sdt = state_dtype(p.scalar_type());
   (void)sdt;
   ((s.scalar_type() == sdt ? void() : detail::bad_state_dtype(p.scalar_type(), s.scalar_type())), ...);
+  const detail::ParamWrite w = detail::param_write(p);
   const bool direct = p.is_non_overlapping_and_dense() && detail::same_layout(p, g) &&
-                      (detail::same_layout(p, s) && ...);
+                      (detail::same_layout(p, s) && ...) &&
+                      (w.master == nullptr || detail::same_layout(p, *w.master));
   if (!direct) {
     // Views, transposes, overlapping strides: work on contiguous copies.
-    detail::launch_on_copies(rule, p, g, std::index_sequence_for<S...>{}, s...);
+    detail::launch_on_copies(rule, w, p, g, std::index_sequence_for<S...>{}, s...);
     return;
   }
-  switch (p.scalar_type()) {
-    case at::kFloat: detail::launch_typed<Rule, float>(rule, p, g, s...); break;
-    case at::kDouble: detail::launch_typed<Rule, double>(rule, p, g, s...); break;
-    case at::kBFloat16: detail::launch_typed<Rule, c10::BFloat16>(rule, p, g, s...); break;
-    default: throw std::invalid_argument("descent: unsupported parameter dtype");
-  }
+  detail::launch_dense(rule, w, p, g, s...);
 }
 
 // ---- update-and-reduce rules (kernels::run_reduce) -------------------------------
@@ -115,7 +165,7 @@ inline constexpr int kMaxReduceChunks = 64;
 
 namespace detail {
 template <class Rule, class T, class... S>
-std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const torch::Tensor& p,
+std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
                                                      const torch::Tensor& g, const S&... s) {
   using Store = typename storage_of<T>::type;
   kernels::Span<Store> x;
@@ -124,6 +174,7 @@ std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const torc
   int k = 0;
   ((x.s[k++] = reinterpret_cast<kernels::state_t<Store>*>(s.data_ptr())), ...);
   (void)k;
+  set_param_write(x, w);
   const std::int64_t n = p.numel();
   std::array<double, Rule::kSums> out{};
   const std::int64_t chunks =
@@ -146,27 +197,29 @@ std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const torc
 }
 
 template <class Rule, class... S>
-std::array<double, Rule::kSums> launch_reduce_dense(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
-                                                     const S&... s) {
+std::array<double, Rule::kSums> launch_reduce_dense(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
+                                                     const torch::Tensor& g, const S&... s) {
   switch (p.scalar_type()) {
-    case at::kFloat: return launch_reduce_typed<Rule, float>(rule, p, g, s...);
-    case at::kDouble: return launch_reduce_typed<Rule, double>(rule, p, g, s...);
-    case at::kBFloat16: return launch_reduce_typed<Rule, c10::BFloat16>(rule, p, g, s...);
+    case at::kFloat: return launch_reduce_typed<Rule, float>(rule, w, p, g, s...);
+    case at::kDouble: return launch_reduce_typed<Rule, double>(rule, w, p, g, s...);
+    case at::kBFloat16: return launch_reduce_typed<Rule, c10::BFloat16>(rule, w, p, g, s...);
     default: throw std::invalid_argument("descent: unsupported parameter dtype");
   }
 }
 
 template <class Rule, std::size_t... I, class... S>
-std::array<double, Rule::kSums> launch_reduce_on_copies(const Rule& rule, const torch::Tensor& p,
+std::array<double, Rule::kSums> launch_reduce_on_copies(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
                                                          const torch::Tensor& g, std::index_sequence<I...>,
                                                          const S&... s) {
   torch::Tensor pc = p.contiguous();
   std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
-  auto out = launch_reduce_dense(rule, pc, g.contiguous(), sc[I]...);
+  const MasterCopy mc(w);
+  auto out = launch_reduce_dense(rule, mc.write, pc, g.contiguous(), sc[I]...);
   if (!pc.is_same(p)) p.copy_(pc);
   const torch::Tensor* orig[] = {&s..., nullptr};
   for (std::size_t k = 0; k < sizeof...(S); ++k)
     if (!sc[k].is_same(*orig[k])) orig[k]->copy_(sc[k]);
+  mc.write_back(w);
   return out;
 }
 }  // namespace detail
@@ -178,9 +231,11 @@ std::array<double, Rule::kSums> launch_reduce(const Rule& rule, const torch::Ten
   const at::ScalarType sdt = state_dtype(p.scalar_type());
   (void)sdt;
   ((s.scalar_type() == sdt ? void() : detail::bad_state_dtype(p.scalar_type(), s.scalar_type())), ...);
-  if (p.is_contiguous() && g.is_contiguous() && (s.is_contiguous() && ...))
-    return detail::launch_reduce_dense(rule, p, g, s...);
-  return detail::launch_reduce_on_copies(rule, p, g, std::index_sequence_for<S...>{}, s...);
+  const detail::ParamWrite w = detail::param_write(p);
+  if (p.is_contiguous() && g.is_contiguous() && (s.is_contiguous() && ...) &&
+      (w.master == nullptr || w.master->is_contiguous()))
+    return detail::launch_reduce_dense(rule, w, p, g, s...);
+  return detail::launch_reduce_on_copies(rule, w, p, g, std::index_sequence_for<S...>{}, s...);
 }
 
 }  // namespace descent

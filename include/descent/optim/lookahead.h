@@ -61,6 +61,9 @@ class Lookahead : public Optimizer {
   Optimizer& inner() { return *inner_; }
   const Optimizer& inner() const { return *inner_; }
 
+  // The slow weights plus the inner optimizer's state.
+  std::int64_t state_bytes() const override { return Optimizer::state_bytes() + inner_->state_bytes(); }
+
   const LookaheadOptions& lookahead_options() const noexcept { return options_; }
   void set_lookahead_options(const LookaheadOptions& options);
 
@@ -69,6 +72,7 @@ class Lookahead : public Optimizer {
 
  protected:
   void check_options(const torch::optim::OptimizerOptions& options) const override;
+  bool supports_bf16_modes() const override { return false; }  // the slow-weight synchronisation writes p with ATen
   const StateLayout& layout() const override;
   std::vector<std::string> group_scalar_names() const override { return {"counter"}; }
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;

@@ -45,6 +45,14 @@ class ParamState final : public torch::optim::OptimizerCloneableParamState<Param
   std::vector<torch::Tensor> buffers;
   std::vector<double> scalars;
   const StateLayout* layout = nullptr;
+  // Mixed precision (bfloat16 parameters; the bf16_mode option): the float32
+  // master copy (bf16_mode = master_weights), and what seeds the stochastic
+  // rounding stream (bf16_mode = stochastic_rounding). Set by state_for() from
+  // the group's options at every step.
+  torch::Tensor master;
+  std::uint8_t bf16_write = 0;      // 0 nearest, 1 master_weights, 2 stochastic_rounding
+  std::uint64_t bf16_seed = 0;
+  std::uint32_t ordinal = 0;        // the parameter's position over all groups
 
   torch::Tensor& buffer(std::size_t i) { return buffers[i]; }
   const torch::Tensor& buffer(std::size_t i) const { return buffers[i]; }
@@ -61,6 +69,11 @@ class ParamState final : public torch::optim::OptimizerCloneableParamState<Param
 struct GroupState {
   std::int64_t step = 0;
   std::vector<double> scalars;
+  // Tensors of the group as a whole, named by group_buffer_names() (e.g.
+  // M-FAC's Gram matrix of its gradient window, which spans every parameter);
+  // saved, checksummed and restored like parameter state. Undefined until the
+  // optimizer creates them.
+  std::vector<torch::Tensor> buffers;
 };
 
 class Optimizer : public torch::optim::Optimizer {
@@ -85,6 +98,12 @@ class Optimizer : public torch::optim::Optimizer {
   // Drops every state (moments, step counts); options stay.
   void reset_state();
 
+  // Bytes of persistent optimizer state: every state buffer of every
+  // parameter, plus whatever an optimizer keeps elsewhere (wrappers add their
+  // inner optimizer's, global windows their own). What `descent list` claims
+  // per parameter is checked against this by the tests; the benchmark reports it.
+  virtual std::int64_t state_bytes() const;
+
  protected:
   Optimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
             std::unique_ptr<torch::optim::OptimizerOptions> defaults);
@@ -101,6 +120,11 @@ class Optimizer : public torch::optim::Optimizer {
   virtual std::vector<double> initial_group_scalars(const torch::optim::OptimizerOptions&) const {
     return std::vector<double>(group_scalar_names().size(), 0.0);
   }
+  // Names of the per-group tensors (GroupState::buffers); none by default.
+  virtual std::vector<std::string> group_buffer_names() const { return {}; }
+  // Checks a group's tensors read from a checkpoint (shapes, dtypes) before
+  // they are committed; throws std::exception to refuse the checkpoint.
+  virtual void check_group_buffers(std::size_t group, const GroupState& staged) const {}
 
   // Creates the state of a parameter (buffers, scalars) for a group's options.
   virtual void init_state(ParamState& state, const torch::Tensor& param,
@@ -120,8 +144,15 @@ class Optimizer : public torch::optim::Optimizer {
   virtual void update_param(const torch::Tensor& param, const torch::Tensor& grad, ParamState& state,
                             const torch::optim::OptimizerOptions& options, GroupState& group) {}
 
-  // The state of `param`, created on first use.
+  // The state of `param`, created on first use; also applies the group's
+  // bf16_mode to it (creates or drops the master copy).
   ParamState& state_for(const torch::Tensor& param, const torch::optim::OptimizerOptions& options);
+
+  // Whether every write of this optimizer to its parameters goes through
+  // launch()/launch_reduce() (which honour bf16_mode). Optimizers that write
+  // parameters otherwise (grid kernels, ATen ops) return false, and a
+  // bf16_mode other than "nearest" is then refused with a clear error.
+  virtual bool supports_bf16_modes() const { return true; }
   GroupState& mutable_group_state(std::size_t group) { return group_states_[group]; }
 
   // Hooks for optimizers with state outside ParamState/GroupState. save_extra
@@ -133,6 +164,7 @@ class Optimizer : public torch::optim::Optimizer {
  private:
   void check_step() const;
   void sync_group_states();
+  std::uint32_t ordinal_of(const torch::Tensor& param) const;
 
   std::unordered_map<const void*, ParamState*> index_;  // TensorImpl* -> state in state_
   std::vector<GroupState> group_states_;

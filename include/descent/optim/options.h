@@ -170,6 +170,9 @@ class OptionsBase : public torch::optim::OptimizerOptions {
   // Copies every field from options of the same type (throws OptionError for
   // another type); allocates nothing for fixed-size fields.
   virtual void copy_from(const torch::optim::OptimizerOptions& other) = 0;
+  // The options every optimizer has (Options<Derived>::bf16_mode, bf16_seed).
+  virtual const std::string& bf16_write_mode() const = 0;
+  virtual std::int64_t bf16_write_seed() const = 0;
 };
 
 // Base of every descent options struct (CRTP).
@@ -193,7 +196,7 @@ class Options : public OptionsBase {
 
   // Checks every field; throws OptionError on the first invalid one.
   void validate() const override {
-    const_cast<Derived&>(derived()).fields([&](const char* name, const auto& member, const Check& c) {
+    const_cast<Options&>(*this).visit([&](const char* name, const auto& member, const Check& c) {
       detail::check_value(Derived::kOptimizer, name, member, c);
     });
     derived().check_consistency();
@@ -202,9 +205,26 @@ class Options : public OptionsBase {
   // Cross-field rules (e.g. nesterov needs momentum > 0); override to add some.
   void check_consistency() const {}
 
+  // ---- options every optimizer has ----
+  // Mixed precision, for bfloat16 parameters (docs/mixed_precision.md): how an
+  // updated value (computed in float32) is written back.
+  //  "nearest"             round to nearest even (default; PyTorch's behaviour);
+  //  "master_weights"      a float32 master copy kept in the state is updated,
+  //                        and the parameter is its rounding (4 more bytes per parameter);
+  //  "stochastic_rounding" no copy: the parameter is rounded stochastically
+  //                        (unbiased, so updates below half a bfloat16 ulp still count).
+  // float32 and float64 parameters ignore it.
+  const std::string& bf16_mode() const noexcept { return bf16_mode_; }
+  Derived& bf16_mode(const std::string& mode) { return assign("bf16_mode", bf16_mode_, mode); }
+  // The seed of the stochastic rounding streams (one per parameter and step).
+  std::int64_t bf16_seed() const noexcept { return bf16_seed_; }
+  Derived& bf16_seed(std::int64_t seed) { return assign("bf16_seed", bf16_seed_, seed); }
+  const std::string& bf16_write_mode() const override { return bf16_mode_; }
+  std::int64_t bf16_write_seed() const override { return bf16_seed_; }
+
   std::vector<std::string> names() const override {
     std::vector<std::string> out;
-    const_cast<Derived&>(derived()).fields([&](const char* name, const auto&, const Check&) { out.push_back(name); });
+    const_cast<Options&>(*this).visit([&](const char* name, const auto&, const Check&) { out.push_back(name); });
     return out;
   }
 
@@ -214,7 +234,7 @@ class Options : public OptionsBase {
   // validate() (for setting several options at once, in any order).
   void set(const std::string& name, const OptionValue& value, bool consistent = true) override {
     bool found = false;
-    derived().fields([&](const char* n, auto& member, const Check& c) {
+    visit([&](const char* n, auto& member, const Check& c) {
       if (found || name != n) return;
       found = true;
       using T = std::decay_t<decltype(member)>;
@@ -240,14 +260,14 @@ class Options : public OptionsBase {
 
   std::string describe() const override {
     std::string out;
-    const_cast<Derived&>(derived()).fields([&](const char* n, const auto& member, const Check&) {
+    const_cast<Options&>(*this).visit([&](const char* n, const auto& member, const Check&) {
       out += (out.empty() ? "" : ", ") + std::string(n) + "=" + detail::format_value(member);
     });
     return out;
   }
 
   void serialize(torch::serialize::OutputArchive& archive) const override {
-    const_cast<Derived&>(derived()).fields([&](const char* n, const auto& member, const Check&) {
+    const_cast<Options&>(*this).visit([&](const char* n, const auto& member, const Check&) {
       detail::write_field(archive, n, member);
     });
   }
@@ -255,7 +275,7 @@ class Options : public OptionsBase {
   // error the options are left as they were.
   void serialize(torch::serialize::InputArchive& archive) override {
     Derived tmp = derived();
-    tmp.fields([&](const char* n, auto& member, const Check&) { detail::read_field(archive, n, member); });
+    tmp.visit([&](const char* n, auto& member, const Check&) { detail::read_field(archive, n, member); });
     tmp.validate();
     derived() = tmp;
   }
@@ -265,7 +285,7 @@ class Options : public OptionsBase {
   template <class T>
   Derived& assign(const char* name, T& member, const T& value) {
     bool checked = false;
-    derived().fields([&](const char* n, auto& m, const Check& c) {
+    visit([&](const char* n, auto& m, const Check& c) {
       if (static_cast<const void*>(&m) != static_cast<const void*>(&member)) return;
       checked = true;
       detail::check_value(Derived::kOptimizer, n, value, c);
@@ -285,6 +305,16 @@ class Options : public OptionsBase {
  private:
   Derived& derived() { return static_cast<Derived&>(*this); }
   const Derived& derived() const { return static_cast<const Derived&>(*this); }
+
+  // The optimizer's own fields (Derived::fields), then those every optimizer has.
+  template <class F> void visit(F&& f) {
+    derived().fields(f);
+    f("bf16_mode", bf16_mode_, one_of({"nearest", "master_weights", "stochastic_rounding"}));
+    f("bf16_seed", bf16_seed_, in_cc(0, 9007199254740992.0));
+  }
+
+  std::string bf16_mode_ = "nearest";
+  std::int64_t bf16_seed_ = 0;
 
   template <class T>
   static T convert(const char* name, const OptionValue& v) {

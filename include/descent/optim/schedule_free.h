@@ -103,6 +103,7 @@ class ScheduleFreeBase : public OptimizerImpl<Opts> {
   std::vector<double> initial_group_scalars(const torch::optim::OptimizerOptions&) const override {
     return {-1.0, 0.0, 0.0};
   }
+  bool supports_bf16_modes() const override { return false; }  // train()/eval() and the y/x interpolation write p with ATen
   void update() override;
   void update_group(std::size_t group_index) override;
   void save_extra(torch::serialize::OutputArchive& archive) const override;

@@ -41,6 +41,7 @@ class SGDP : public OptimizerImpl<SGDPOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // the projection driver (optim/adamp_projection.h) writes the parameter
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
