@@ -117,10 +117,16 @@ namespace detail {
 void check_quant_states(const torch::Tensor& p, const QuantState* s, int n, std::int64_t block);
 
 template <class Rule, class T, std::size_t N>
-kernels::QuantSpan<typename storage_of<T>::type> quant_span(const torch::Tensor& p, const torch::Tensor& g,
+kernels::QuantSpan<typename storage_of<T>::type> quant_span(const ParamWrite& w, const torch::Tensor& p,
+                                                           const torch::Tensor& g,
                                                            const std::array<QuantState, N>& s, std::int64_t block) {
   using Store = typename storage_of<T>::type;
   kernels::QuantSpan<Store> x;
+  if constexpr (std::is_same_v<Store, kernels::bf16>) {
+    x.master = w.master != nullptr ? static_cast<float*>(w.master->data_ptr()) : nullptr;
+    x.stochastic = w.stochastic;
+    x.seed = w.seed;
+  }
   x.p = reinterpret_cast<Store*>(p.data_ptr());
   x.g = reinterpret_cast<const Store*>(g.data_ptr());
   x.n = p.numel();
@@ -138,9 +144,9 @@ kernels::QuantSpan<typename storage_of<T>::type> quant_span(const torch::Tensor&
 }
 
 template <class Rule, class T, std::size_t N>
-void launch_quantized_typed(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
+void launch_quantized_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
                             const std::array<QuantState, N>& s, std::int64_t block) {
-  const auto x = quant_span<Rule, T>(p, g, s, block);
+  const auto x = quant_span<Rule, T>(w, p, g, s, block);
   const std::int64_t blocks = kernels::quant_blocks(x.n, block);
   if (x.n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) {
     kernels::run_quantized(rule, x, 0, blocks);
@@ -151,10 +157,10 @@ void launch_quantized_typed(const Rule& rule, const torch::Tensor& p, const torc
 }
 
 template <class Rule, class T, std::size_t N>
-std::array<double, Rule::kSums> launch_quantized_reduce_typed(const Rule& rule, const torch::Tensor& p,
-                                                              const torch::Tensor& g,
+std::array<double, Rule::kSums> launch_quantized_reduce_typed(const Rule& rule, const ParamWrite& w,
+                                                              const torch::Tensor& p, const torch::Tensor& g,
                                                               const std::array<QuantState, N>& s, std::int64_t block) {
-  const auto x = quant_span<Rule, T>(p, g, s, block);
+  const auto x = quant_span<Rule, T>(w, p, g, s, block);
   const std::int64_t blocks = kernels::quant_blocks(x.n, block);
   std::array<double, Rule::kSums> out{};
   // Chunks of whole blocks whose boundaries depend on the tensor's size only,
@@ -199,15 +205,21 @@ void launch_quantized(const Rule& rule, const torch::Tensor& p, const torch::Ten
                       const std::array<QuantState, N>& s, std::int64_t block) {
   static_assert(N == Rule::kStates, "one QuantState per rule state");
   detail::check_quant_states(p, s.data(), static_cast<int>(N), block);
-  if (!p.is_contiguous() || !g.is_contiguous()) {
+  const detail::ParamWrite w = detail::param_write(p);  // bf16_mode (launch.h)
+  if (!p.is_contiguous() || !g.is_contiguous() || (w.master != nullptr && !w.master->is_contiguous())) {
     torch::Tensor pc = p.contiguous();
-    launch_quantized(rule, pc, g.contiguous(), s, block);
-    p.copy_(pc);
+    const detail::MasterCopy mc(w);
+    detail::dispatch_param_dtype(p, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      detail::launch_quantized_typed<Rule, T>(rule, mc.write, pc, g.contiguous(), s, block);
+    });
+    if (!pc.is_same(p)) p.copy_(pc);
+    mc.write_back(w);
     return;
   }
   detail::dispatch_param_dtype(p, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    detail::launch_quantized_typed<Rule, T>(rule, p, g, s, block);
+    detail::launch_quantized_typed<Rule, T>(rule, w, p, g, s, block);
   });
 }
 
@@ -217,15 +229,21 @@ std::array<double, Rule::kSums> launch_quantized_reduce(const Rule& rule, const 
                                                         std::int64_t block) {
   static_assert(N == Rule::kStates, "one QuantState per rule state");
   detail::check_quant_states(p, s.data(), static_cast<int>(N), block);
-  if (!p.is_contiguous() || !g.is_contiguous()) {
+  const detail::ParamWrite w = detail::param_write(p);  // bf16_mode (launch.h)
+  if (!p.is_contiguous() || !g.is_contiguous() || (w.master != nullptr && !w.master->is_contiguous())) {
     torch::Tensor pc = p.contiguous();
-    auto out = launch_quantized_reduce(rule, pc, g.contiguous(), s, block);
-    p.copy_(pc);
+    const detail::MasterCopy mc(w);
+    auto out = detail::dispatch_param_dtype(p, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      return detail::launch_quantized_reduce_typed<Rule, T>(rule, mc.write, pc, g.contiguous(), s, block);
+    });
+    if (!pc.is_same(p)) p.copy_(pc);
+    mc.write_back(w);
     return out;
   }
   return detail::dispatch_param_dtype(p, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    return detail::launch_quantized_reduce_typed<Rule, T>(rule, p, g, s, block);
+    return detail::launch_quantized_reduce_typed<Rule, T>(rule, w, p, g, s, block);
   });
 }
 
