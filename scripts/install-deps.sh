@@ -10,6 +10,11 @@ PACKAGES=(
   nlohmann-json3-dev      # JSON for golden cases, the registry and reports
   libgtest-dev libgmock-dev libbenchmark-dev
   python3-torch           # /usr/bin/python3 with PyTorch 1.13: regenerates reference data
+  zlib1g-dev              # descent bench: reads Fashion-MNIST's .gz files
+  dataset-fashion-mnist   # descent bench: Fashion-MNIST (/usr/share/datasets/fashion-mnist)
+  bible-kjv-text          # descent bench: the King James Bible (/usr/lib/bible.data)
+  gnuplot-nox             # descent bench: the report's plots (SVG)
+  chromium                # tests/bench: renders the report headless to check every plot
 )
 
 missing=()

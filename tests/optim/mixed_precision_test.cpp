@@ -28,16 +28,20 @@ std::vector<torch::Tensor> to_dtype(const std::vector<torch::Tensor>& ps, at::Sc
 // (optimizers that write parameters outside the fused kernels refuse it at
 // the first step, with an error naming the option).
 bool accepts_master(const std::string& name) {
+  // A matrix and a vector (optimizers such as Muon treat them differently).
+  auto m = at::zeros({4, 4}, at::kBFloat16);
   auto p = at::zeros({4}, at::kBFloat16);
+  m.mutable_grad() = at::ones({4, 4}, at::kBFloat16);
   p.mutable_grad() = at::ones({4}, at::kBFloat16);
   OptionMap o = lr_only();
   o["bf16_mode"] = str("master_weights");
-  auto opt = make(name, {p}, o);
+  auto opt = make(name, {m, p}, o);
   try {
     opt->step();
   } catch (const descent::OptionError& e) {
     EXPECT_NE(std::string(e.what()).find("bf16_mode"), std::string::npos) << e.what();
-    EXPECT_TRUE(at::equal(p, at::zeros({4}, at::kBFloat16))) << "refused, but the parameter moved";
+    EXPECT_TRUE(at::equal(p, at::zeros({4}, at::kBFloat16)) && at::equal(m, at::zeros({4, 4}, at::kBFloat16)))
+        << "refused, but a parameter moved";
     return false;
   }
   return true;
@@ -97,9 +101,9 @@ INSTANTIATE_TEST_SUITE_P(Registry, MixedPrecision, ::testing::ValuesIn(optimizer
 // The optimizers known to write their parameters outside the fused kernels
 // refuse the modes, naming the option; the others take them.
 TEST(MixedPrecisionNamed, WhoRefusesTheModes) {
-  for (const char* name : {"adafactor", "came", "schedule_free_adamw", "lookahead", "adamp", "sgdp", "aggmo"})
+  for (const char* name : {"adafactor", "came", "schedule_free_adamw", "lookahead", "adamp", "sgdp", "aggmo", "muon", "mfac"})
     EXPECT_FALSE(accepts_master(name)) << name;
-  for (const char* name : {"sgd", "adamw", "lion", "lamb", "adan"}) EXPECT_TRUE(accepts_master(name)) << name;
+  for (const char* name : {"sgd", "adamw", "lion", "lamb", "adan", "adam8bit"}) EXPECT_TRUE(accepts_master(name)) << name;
 }
 
 TEST(MixedPrecisionNamed, InvalidModeNamesTheChoices) {
@@ -215,6 +219,35 @@ TEST(MixedPrecisionNamed, SwitchingModesCreatesAndDropsTheMasterCopy) {
   opts.set("bf16_mode", str("nearest"));
   opt->step();
   EXPECT_FALSE(opt->state_of(p[0])->master.defined());
+}
+
+}  // namespace
+
+namespace {
+
+// The 8-bit state driver honours the modes too: lion with int8 state and a
+// master copy runs exactly as lion with int8 state on float32 parameters.
+TEST(MixedPrecisionNamed, MasterWeightsWithEightBitState) {
+  auto init = to_dtype(to_dtype(random_params({{64, 70}}, at::kFloat, 61), at::kBFloat16), at::kFloat);
+  auto grads = random_grads(to_dtype(init, at::kBFloat16), 5, 62);
+  auto p32 = to_dtype(init, at::kFloat);
+  auto p16 = to_dtype(init, at::kBFloat16);
+  OptionMap o = lr_only(1e-3);
+  o["state_dtype"] = str("int8");
+  auto a = make("lion", p32, o);
+  o["bf16_mode"] = str("master_weights");
+  auto b = make("lion", p16, o);
+  for (const auto& g : grads) {
+    set_grads(p32, {g[0].to(at::kFloat)});
+    set_grads(p16, {g[0]});
+    a->step();
+    b->step();
+  }
+  const auto& master = b->state_of(p16[0])->master;
+  ASSERT_TRUE(master.defined());
+  EXPECT_TRUE(bit_equal(master, p32[0]));
+  EXPECT_TRUE(bit_equal(p16[0], master.to(at::kBFloat16)));
+  EXPECT_FALSE(bit_equal(p32[0], init[0]));
 }
 
 }  // namespace

@@ -301,9 +301,11 @@ int step_bench(const std::vector<std::string>& args) {
       else return usage();
     }
     dtype_of(c.dtype);
-    if (!c.bf16_mode.empty()) {
+    {
       auto o = nlohmann::json::parse(c.options);
-      o["bf16_mode"] = c.bf16_mode;
+      if (!o.is_object()) throw std::invalid_argument("--options must be a JSON object");
+      if (!c.bf16_mode.empty()) o["bf16_mode"] = c.bf16_mode;
+      if (!o.contains("lr")) o["lr"] = 1e-3;  // some references (SGD) have no default
       c.options = o.dump();
     }
     if (c.numel < 1 || c.tensors < 1 || c.tensors > c.numel) throw std::invalid_argument("need 1 <= tensors <= numel");

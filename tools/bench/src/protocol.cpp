@@ -126,9 +126,11 @@ class Progress {
       // measurements as soon as a workload has run.
       double g = 2e-4;
       switch (w->info().kind) {
-        case WorkloadKind::function2d: g = 2e-4; break;
-        case WorkloadKind::quadratic: g = 2e-4; break;
-        case WorkloadKind::classification: g = w->info().name == "fmnist_cnn" ? 1e-2 : 2e-3; break;
+        case WorkloadKind::function2d: g = 1.5e-4; break;
+        case WorkloadKind::quadratic: g = 1.5e-4; break;
+        case WorkloadKind::classification:
+          g = w->info().name == "fmnist_cnn" ? 5e-3 : w->info().name == "fmnist_mlp" ? 1.5e-3 : 8e-4;
+          break;
         case WorkloadKind::language_model: g = 1e-2; break;
       }
       guess_[w->info().name] = g;
@@ -177,11 +179,19 @@ class Progress {
  private:
   double per_step(const std::string& w) const {
     auto it = measured_.find(w);
-    // Measured seconds per step; with several workers each run is slowed by
-    // the others, so the measurement already includes the sharing.
     if (it != measured_.end() && it->second.second > 0) return it->second.first / it->second.second;
+    // Not measured yet: the guess, scaled by how the measured workloads
+    // compared with their guesses (machine speed and load).
+    double measured = 0, guessed = 0;
+    for (const auto& [name, m] : measured_) {
+      auto g = guess_.find(name);
+      if (g == guess_.end() || m.second <= 0) continue;
+      measured += m.first;
+      guessed += g->second * m.second;
+    }
+    const double factor = guessed > 0 ? std::clamp(measured / guessed, 0.25, 20.0) : 1.0;
     auto g = guess_.find(w);
-    return g == guess_.end() ? 1e-3 : g->second;
+    return (g == guess_.end() ? 1e-3 : g->second) * factor;
   }
   void draw(int s, bool new_run) {
     if (!enabled_) return;
@@ -318,8 +328,14 @@ RunResult train_run(Workload& w, const OptimizerEntry& oe, double lr, int seed_i
       r.time_to_target_s = 0;
     }
     const bool graph = oe.needs_graph;
+    // With create_graph the gradients hold graphs that reference the
+    // parameters; setting them to none (rather than zeroing) frees those graphs.
+    auto clear_grads = [&] {
+      for (auto& p : params) p.mutable_grad() = torch::Tensor();
+    };
     auto closure = [&]() -> torch::Tensor {
-      opt->zero_grad();
+      if (graph) clear_grads();
+      else opt->zero_grad();
       auto loss = trial->loss();
       loss.backward({}, c10::nullopt, graph);
       return loss;
@@ -389,6 +405,7 @@ RunResult train_run(Workload& w, const OptimizerEntry& oe, double lr, int seed_i
       }
       if (on_step) on_step(step);
     }
+    if (graph) clear_grads();
     r.train_s = train_s;
     r.ms_per_step = median(step_ms);
     r.ms_optimizer = median(opt_ms);

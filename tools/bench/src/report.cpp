@@ -111,11 +111,12 @@ std::string safe_name(const std::string& s) {
   return out;
 }
 
-// Colours (Paul Tol's "bright" and "muted" schemes) and dash types: optimizer
-// i keeps the same style in every plot.
-const char* kColors[] = {"#4477AA", "#EE6677", "#228833", "#CCBB44", "#66CCEE", "#AA3377",
-                         "#332288", "#117733", "#882255", "#DDCC77", "#999933", "#44AA99"};
-constexpr int kNumColors = 12;
+// Colours (the ten of matplotlib's "tab10", distinct on screen and in print)
+// and dash types: optimizer i keeps the same style in every plot; after ten
+// optimizers the colours repeat with another dash pattern.
+const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                         "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
+constexpr int kNumColors = 10;
 
 std::string style_of(int i) {
   return "lc rgb '" + std::string(kColors[i % kNumColors]) + "' dt " + std::to_string(1 + (i / kNumColors) % 5);
@@ -554,11 +555,15 @@ void trajectory_plots(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, 
   std::ostringstream minima;
   for (const auto& m : f.minima) minima << num(m[0]) << ' ' << num(m[1]) << '\n';
   const std::string mfile = ps.data(w.name + "__minima", minima.str());
-  // Contours of log10(f - f* + 1e-3), computed once by gnuplot.
+  // Contours of log10(f - f* + 1e-3), computed once by gnuplot over the
+  // function's box widened by half its size on every side: a panel shows the
+  // box, widened (up to that limit) to keep its whole trajectory in view.
+  const double wx = f.box[1] - f.box[0], wy = f.box[3] - f.box[2];
+  const std::array<double, 4> ext{f.box[0] - wx / 2, f.box[1] + wx / 2, f.box[2] - wy / 2, f.box[3] + wy / 2};
   std::ostringstream pre;
-  pre << "reset\nset table " << gq(contour) << "\nunset surface\nset contour base\nset cntrparam levels 18\n"
-      << "set isosamples 120,120\nset samples 120,120\nset xrange [" << num(f.box[0]) << ":" << num(f.box[1])
-      << "]\nset yrange [" << num(f.box[2]) << ":" << num(f.box[3]) << "]\nfmin = " << num(f.f_min)
+  pre << "reset\nset table " << gq(contour) << "\nunset surface\nset contour base\nset cntrparam levels 14\n"
+      << "set isosamples 100,100\nset samples 100,100\nset xrange [" << num(ext[0]) << ":" << num(ext[1])
+      << "]\nset yrange [" << num(ext[2]) << ":" << num(ext[3]) << "]\nfmin = " << num(f.f_min)
       << "\nF(x,y) = " << f.gnuplot << "\nsplot log10((F(x,y)-fmin > 0 ? F(x,y)-fmin : 0) + 1e-3) notitle\n"
       << "unset table\n";
   ps.preamble += pre.str();
@@ -567,8 +572,13 @@ void trajectory_plots(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, 
     const auto& run = r.runs[c->seed_runs.front()];
     if (run.trajectory.empty()) continue;
     std::ostringstream d;
+    std::array<double, 4> view = f.box;
     for (const auto& pt : run.trajectory)
-      if (std::isfinite(pt[0]) && std::isfinite(pt[1])) d << num(pt[0]) << ' ' << num(pt[1]) << '\n';
+      if (std::isfinite(pt[0]) && std::isfinite(pt[1])) {
+        d << num(pt[0]) << ' ' << num(pt[1]) << '\n';
+        view = {std::min(view[0], std::max(pt[0], ext[0])), std::max(view[1], std::min(pt[0], ext[1])),
+                std::min(view[2], std::max(pt[1], ext[2])), std::max(view[3], std::min(pt[1], ext[3]))};
+      }
     d << "\n\n" << num(run.trajectory.back()[0]) << ' ' << num(run.trajectory.back()[1]) << "\n\n\n"
       << num(run.trajectory.front()[0]) << ' ' << num(run.trajectory.front()[1]) << '\n';
     const auto file = ps.data(w.name + "__traj__" + c->optimizer, d.str());
@@ -578,8 +588,8 @@ void trajectory_plots(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, 
     p.caption = c->optimizer + ": lr " + fmt("%.3g", c->best_lr) + ", final f - f* " + fmt("%.3g", run.final_val_loss);
     std::ostringstream s;
     s << terminal(300, 280, p.id) << "set border lc rgb '#555555'\nunset key\nset tics font 'sans,8'\nset title "
-      << gq(c->optimizer + "  (lr " + fmt("%.3g", c->best_lr) + ")") << "\nset xrange [" << num(f.box[0]) << ":"
-      << num(f.box[1]) << "]\nset yrange [" << num(f.box[2]) << ":" << num(f.box[3]) << "]\n"
+      << gq(c->optimizer + "  (lr " + fmt("%.3g", c->best_lr) + ")") << "\nset xrange [" << num(view[0]) << ":"
+      << num(view[1]) << "]\nset yrange [" << num(view[2]) << ":" << num(view[3]) << "]\n"
       << "plot " << gq(contour) << " using 1:2 with lines lc rgb '#c4c4c4' lw 0.7, \\\n"
       << "     " << gq(file) << " index 0 using 1:2 with lines lw 1.8 " << style_of(optimizer_index(r, c->optimizer))
       << ", \\\n     " << gq(file) << " index 1 using 1:2 with points pt 7 ps 0.7 lc rgb '#000000', \\\n"
@@ -639,11 +649,12 @@ std::string inline_svg(const std::string& svg, const std::string& prefix) {
 // ---- HTML ------------------------------------------------------------------------------
 
 const char* kCss = R"CSS(
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1180px; padding: 1em 2em 4em; color: #222; }
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1400px; padding: 1em 2em 4em; color: #222; }
 h1 { font-size: 1.7em; margin-bottom: 0.2em; }
 h2 { margin-top: 2.2em; border-bottom: 2px solid #ddd; padding-bottom: 0.2em; }
 h3 { margin-top: 1.4em; }
 table { border-collapse: collapse; margin: 0.8em 0; font-size: 0.86em; }
+div.scroll { overflow-x: auto; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; white-space: nowrap; }
 th { background: #f2f2f2; }
 td.l, th.l { text-align: left; }
@@ -701,7 +712,7 @@ std::string bytes_text(std::int64_t b) {
 
 std::string ranking_table(const BenchResult& r, const WorkloadInfo& w, const std::vector<const CellResult*>& cells) {
   std::ostringstream h;
-  h << "<table class=\"ranking\"><tr><th>rank</th><th class=l>optimizer</th><th class=l>family</th><th>lr</th>"
+  h << "<div class=scroll><table class=\"ranking\"><tr><th>rank</th><th class=l>optimizer</th><th class=l>family</th><th>lr</th>"
     << "<th>seeds ok</th><th>" << html_escape(w.loss_name) << "<br>(validation, final)</th>";
   if (w.has_accuracy) h << "<th>val accuracy %</th>";
   if (w.has_test) h << "<th>test loss</th>";
@@ -745,7 +756,7 @@ std::string ranking_table(const BenchResult& r, const WorkloadInfo& w, const std
       << "</td>";
     h << "<td class=l>" << html_escape(note) << "</td></tr>\n";
   }
-  h << "</table>\n";
+  h << "</table></div>\n";
   return h.str();
 }
 
@@ -764,7 +775,7 @@ std::string overview_table(const BenchResult& r) {
     order.emplace_back(n > 0 ? sum / n : 1e9, o.name);
   }
   std::stable_sort(order.begin(), order.end());
-  h << "<table class=\"overview\"><tr><th class=l>optimizer</th><th class=l>family</th><th>mean rank</th>";
+  h << "<div class=scroll><table class=\"overview\"><tr><th class=l>optimizer</th><th class=l>family</th><th>mean rank</th>";
   for (const auto& w : r.workloads) h << "<th><a href=\"#" << w.name << "\">" << html_escape(w.name) << "</a></th>";
   h << "</tr>\n";
   for (const auto& [mean, name] : order) {
@@ -781,7 +792,7 @@ std::string overview_table(const BenchResult& r) {
     }
     h << "</tr>\n";
   }
-  h << "</table>\n";
+  h << "</table></div>\n";
   return h.str();
 }
 

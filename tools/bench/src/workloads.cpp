@@ -483,9 +483,9 @@ std::unique_ptr<Workload> make_function2d(const std::string& name, bool quick) {
   w.loss_name = "f - f*";
   w.target = 1e-3;
   w.target_text = "f - f* <= 1e-3";
-  w.steps = quick ? 200 : 1000;
+  w.steps = quick ? 120 : 1000;
   w.eval_every = 1;
-  w.lr_multipliers = half_decades(-4, 5);
+  w.lr_multipliers = half_decades(-4, 6);
   w.sizes = "2 parameters (float32)";
   return std::make_unique<Function2DWorkload>(w, f);
 }
@@ -536,8 +536,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     s.val_n = quick ? 1000 : 5000;
     s.test_n = quick ? 2000 : 10000;
     s.mlp_hidden = quick ? 64 : 256;
-    s.cnn_c1 = quick ? 8 : 32;
-    s.cnn_c2 = quick ? 16 : 64;
+    s.cnn_c1 = quick ? 8 : 16;
+    s.cnn_c2 = quick ? 16 : 32;
     WorkloadInfo w;
     w.name = name;
     w.package = "dataset-fashion-mnist";
@@ -545,32 +545,32 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     w.loss_name = "validation cross-entropy";
     w.has_accuracy = w.has_test = true;
     w.higher_is_better = true;
-    w.batch = quick ? 64 : 128;
-    w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3, 10} : half_decades(-2, 3);
+    w.batch = quick ? (name == "fmnist_cnn" ? 32 : 64) : 128;
+    w.lr_multipliers = quick ? half_decades(-2, 3) : half_decades(-2, 2);
     ImageModel kind = ImageModel::logreg;
     std::string model;
     if (name == "fmnist_logreg") {
       w.title = "Fashion-MNIST, logistic regression";
       model = "a linear layer 784 -> 10 (7,850 parameters)";
-      w.steps = quick ? 200 : 2000;
+      w.steps = quick ? 150 : 2000;
       w.target = 0.78;
     } else if (name == "fmnist_mlp") {
       kind = ImageModel::mlp;
       w.title = "Fashion-MNIST, MLP";
       model = "an MLP 784 -> " + std::to_string(s.mlp_hidden) + " -> " + std::to_string(s.mlp_hidden) +
               " -> 10 with ReLU";
-      w.steps = quick ? 200 : 3000;
+      w.steps = quick ? 150 : 3000;
       w.target = 0.80;
     } else {
       kind = ImageModel::cnn;
       w.title = "Fashion-MNIST, small CNN";
       model = "a CNN conv3x3/2(1->" + std::to_string(s.cnn_c1) + ")-ReLU, conv3x3/2(" + std::to_string(s.cnn_c1) +
               "->" + std::to_string(s.cnn_c2) + ")-ReLU, linear -> 10 (strided convolutions)";
-      w.lr_multipliers = quick ? std::vector<double>{0.3, 1, 3} : half_decades(-2, 3);
-      w.steps = quick ? 150 : 2000;
+      w.lr_multipliers = half_decades(-2, 2);
+      w.steps = quick ? 100 : 1500;
       w.target = 0.78;
     }
-    w.eval_every = quick ? 25 : 100;
+    w.eval_every = quick ? (name == "fmnist_cnn" ? 25 : 30) : 100;
     w.target_text = "validation accuracy >= " + fmt("%.2f", w.target);
     w.description = "Fashion-MNIST (Debian package dataset-fashion-mnist): " + model +
                     ", cross-entropy, minibatches of " + std::to_string(w.batch) + " drawn without replacement from "
@@ -583,12 +583,12 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   }
   // kjv_char_lm
   LmSizes s;
-  s.model.context = quick ? 32 : 128;
-  s.model.d_model = quick ? 48 : 128;
+  s.model.context = quick ? 32 : 64;
+  s.model.d_model = quick ? 32 : 96;
   s.model.heads = quick ? 2 : 4;
-  s.model.layers = quick ? 1 : 4;
-  s.model.d_ff = quick ? 128 : 512;
-  s.eval_windows = quick ? 96 : 1024;
+  s.model.layers = quick ? 1 : 2;
+  s.model.d_ff = quick ? 96 : 384;
+  s.eval_windows = quick ? 96 : 512;
   WorkloadInfo w;
   w.name = name;
   w.title = "King James Bible, character-level transformer";
@@ -599,11 +599,11 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   w.higher_is_better = false;
   w.log_loss = false;
   w.batch = quick ? 16 : 32;
-  w.steps = quick ? 100 : 3000;
+  w.steps = quick ? 80 : 1500;
   w.eval_every = quick ? 20 : 100;
-  w.target = quick ? 2.6 : 1.8;
+  w.target = quick ? 2.6 : 2.0;
   w.target_text = "validation loss <= " + fmt("%.1f", w.target) + " nats/char";
-  w.lr_multipliers = quick ? std::vector<double>{1, 3, 10} : half_decades(-2, 3);
+  w.lr_multipliers = half_decades(-2, 2);
   w.description = "The King James Bible (Debian package bible-kjv-text, verses without their references, one per "
                   "line): a GPT-style transformer with " + std::to_string(s.model.layers) + " block(s), d_model " +
                   std::to_string(s.model.d_model) + ", " + std::to_string(s.model.heads) + " heads, context " +
