@@ -11,6 +11,12 @@
 // estimator (labels drawn from the model's own predictions), as the authors'
 // training script does. AdamW is the baseline.
 //
+// One run (defaults: 60000 training images, 3 epochs, batch 128; 2 loaded cores,
+// about 40 s in all), test accuracy after epochs 1, 2, 3:
+//   muon (+ AdamW)  0.869  0.880  0.886
+//   sophia_g        0.858  0.871  0.875
+//   adamw           0.861  0.870  0.868
+//
 // Data and model: the benchmark's (tools/bench, descent::bench_models): the
 // Debian package dataset-fashion-mnist, and its small CNN (two strided 3×3
 // convolutions, a linear head).
@@ -117,8 +123,8 @@ void train(const std::string& name, const Split& train_set, const Split& test, i
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::int64_t limit = 20000, batch = 128;
-  int epochs = 2;
+  std::int64_t limit = -1, batch = 128;  // limit < 0: the whole training set (60000 images)
+  int epochs = 3;
   std::string which = "all";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];

@@ -19,6 +19,8 @@ const std::map<std::string, std::string> kAdamWDefaults = {
     {"adamw_lr", "lr"}, {"adamw_betas", "betas"}, {"adamw_eps", "eps"}, {"adamw_wd", "weight_decay"}};
 const std::set<std::string> kMuonOnly = {"momentum", "nesterov", "ns_steps", "ns_dtype"};
 const std::set<std::string> kAdamWOnly = {"betas", "eps"};
+// Options every optimizer has (bfloat16 parameters' write mode): both rules.
+const std::set<std::string> kBothRules = {"bf16_mode", "bf16_seed"};
 
 bool flag_value(const OptionValue& v, const std::string& key) {
   if (v.kind == OptionValue::Kind::boolean) return v.boolean;
@@ -42,9 +44,16 @@ Factory muon_factory() {
       if (key == "use_muon")
         throw OptionError("muon: 'use_muon' is a param group option (it names the group's rule)");
       auto a = kAdamWDefaults.find(key);
-      if (a != kAdamWDefaults.end()) adamw_base.set(a->second, value, false);
-      else if (kAdamWOnly.count(key)) adamw_base.set(key, value, false);
-      else muon_base.set(key, value, false);
+      if (a != kAdamWDefaults.end()) {
+        adamw_base.set(a->second, value, false);
+      } else if (kAdamWOnly.count(key)) {
+        adamw_base.set(key, value, false);
+      } else if (kBothRules.count(key)) {
+        muon_base.set(key, value, false);
+        adamw_base.set(key, value, false);
+      } else {
+        muon_base.set(key, value, false);
+      }
     }
     muon_base.validate();
     adamw_base.validate();
@@ -70,9 +79,16 @@ Factory muon_factory() {
       MuonOptions m = muon_base, a = adamw_base;
       for (const auto& [key, value] : g.options) {
         auto ad = kAdamWDefaults.find(key);
-        if (ad != kAdamWDefaults.end()) a.set(ad->second, value, false);
-        else if (kAdamWOnly.count(key)) a.set(key, value, false);
-        else m.set(key, value, false);
+        if (ad != kAdamWDefaults.end()) {
+          a.set(ad->second, value, false);
+        } else if (kAdamWOnly.count(key)) {
+          a.set(key, value, false);
+        } else if (kBothRules.count(key)) {
+          m.set(key, value, false);
+          a.set(key, value, false);
+        } else {
+          m.set(key, value, false);
+        }
       }
       m.validate();
       a.validate();
