@@ -45,7 +45,7 @@ const char* kUsage =
     "  --workloads x,y         workloads to run; default: all\n"
     "  --out DIR               output folder (default: report): index.html, results.json, *.csv, plots/\n"
     "  --seed N                base seed (default 0): the same command and seed give the same numbers\n"
-    "  --seeds N               seeds per optimizer and workload at the chosen lr (default: quick 3, full 5)\n"
+    "  --seeds N               seeds per optimizer and workload at the chosen lr (default 3)\n"
     "  --jobs N                worker processes training side by side (default 2: one per core)\n"
     "  --threads N             LibTorch intra-op threads per worker (default 1)\n"
     "  --no-progress           no progress bar on stderr\n"

@@ -491,7 +491,7 @@ Plan make_plan(const BenchOptions& o) {
   for (const auto& n : wn) plan.workloads.push_back(std::shared_ptr<Workload>(make_workload(n, o.suite)));
   // Data: load now, so a missing package is reported before anything runs.
   for (auto& w : plan.workloads) w->prepare();
-  plan.seeds = o.seeds > 0 ? o.seeds : (o.suite == "quick" ? 3 : 5);
+  plan.seeds = o.seeds > 0 ? o.seeds : 3;
   return plan;
 }
 

@@ -102,6 +102,10 @@ std::string num(double v) {
   return buf;
 }
 
+// A CSV value, empty when not applicable (the results use negative sentinels
+// for accuracies, test metrics and steps to target that do not apply).
+std::string na(double v) { return v < 0 ? "" : num(v); }
+
 // A JSON number, or null when not finite (JSON has no inf / nan).
 json jnum(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 
@@ -197,8 +201,8 @@ json cell_json(const CellResult& c, bool with_timings) {
             {"best_lr", c.best_lr},
             {"best_lr_at_grid_edge", c.best_at_edge},
             {"seeds_ok", c.seeds_ok},
-            {"val_loss_mean", jnum(c.val_loss_mean)},
-            {"val_loss_std", jnum(c.val_loss_std)},
+            {"val_loss_mean", c.seeds_ok > 0 ? jnum(c.val_loss_mean) : json(nullptr)},
+            {"val_loss_std", c.seeds_ok > 0 ? jnum(c.val_loss_std) : json(nullptr)},
             {"val_acc_mean", opt(c.val_acc_mean)},
             {"val_acc_std", c.val_acc_mean >= 0 ? jnum(c.val_acc_std) : json(nullptr)},
             {"test_loss_mean", opt(c.test_loss_mean)},
@@ -280,10 +284,12 @@ void write_csvs(const BenchResult& r, const std::string& out) {
     for (const auto& c : r.cells)
       s << c.workload << ',' << c.optimizer << ',' << c.family << ',' << c.rank << ',' << csv_field(c.skipped) << ','
         << num(c.best_lr) << ',' << (c.best_at_edge ? 1 : 0) << ',' << c.seed_runs.size() << ',' << c.seeds_ok << ','
-        << num(c.val_loss_mean) << ',' << num(c.val_loss_std) << ',' << num(c.val_acc_mean) << ','
-        << num(c.val_acc_std) << ',' << num(c.test_loss_mean) << ',' << num(c.test_loss_std) << ','
-        << num(c.test_acc_mean) << ',' << num(c.test_acc_std) << ',' << c.reached_target << ','
-        << num(c.steps_to_target_median) << ',' << num(c.time_to_target_median) << ',' << num(c.ms_per_step) << ','
+        << (c.seeds_ok > 0 ? num(c.val_loss_mean) : "") << ',' << (c.seeds_ok > 0 ? num(c.val_loss_std) : "") << ','
+        << na(c.val_acc_mean) << ','
+        << (c.val_acc_mean < 0 ? "" : num(c.val_acc_std)) << ',' << na(c.test_loss_mean) << ','
+        << (c.test_loss_mean < 0 ? "" : num(c.test_loss_std)) << ',' << na(c.test_acc_mean) << ','
+        << (c.test_acc_mean < 0 ? "" : num(c.test_acc_std)) << ',' << c.reached_target << ','
+        << na(c.steps_to_target_median) << ',' << na(c.time_to_target_median) << ',' << num(c.ms_per_step) << ','
         << num(c.ms_optimizer) << ',' << c.state_bytes << ',' << c.param_count << '\n';
     write_file(out + "/results.csv", s.str());
   }
@@ -294,8 +300,8 @@ void write_csvs(const BenchResult& r, const std::string& out) {
     for (const auto& x : r.runs)
       s << x.workload << ',' << x.optimizer << ',' << x.phase << ',' << num(x.lr) << ',' << x.seed_index << ','
         << x.seed << ',' << status_name(x.status) << ',' << csv_field(x.error) << ',' << x.steps_done << ','
-        << num(x.final_val_loss) << ',' << num(x.final_val_acc) << ',' << num(x.test_loss) << ',' << num(x.test_acc)
-        << ',' << x.steps_to_target << ',' << num(x.time_to_target_s) << ',' << num(x.train_s) << ','
+        << num(x.final_val_loss) << ',' << na(x.final_val_acc) << ',' << na(x.test_loss) << ',' << na(x.test_acc)
+        << ',' << na(x.steps_to_target) << ',' << na(x.time_to_target_s) << ',' << num(x.train_s) << ','
         << num(x.ms_per_step) << ',' << num(x.ms_optimizer) << ',' << x.state_bytes << ',' << x.param_count << '\n';
     write_file(out + "/runs.csv", s.str());
   }

@@ -535,7 +535,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     s.train_n = quick ? 10000 : 55000;
     s.val_n = quick ? 1000 : 5000;
     s.test_n = quick ? 2000 : 10000;
-    s.mlp_hidden = quick ? 64 : 256;
+    s.mlp_hidden = quick ? 64 : 128;
     s.cnn_c1 = quick ? 8 : 16;
     s.cnn_c2 = quick ? 16 : 32;
     WorkloadInfo w;
@@ -545,7 +545,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
     w.loss_name = "validation cross-entropy";
     w.has_accuracy = w.has_test = true;
     w.higher_is_better = true;
-    w.batch = quick ? (name == "fmnist_cnn" ? 32 : 64) : 128;
+    w.batch = name == "fmnist_cnn" ? (quick ? 32 : 64) : (quick ? 64 : 128);
     w.lr_multipliers = quick ? half_decades(-2, 3) : half_decades(-2, 2);
     ImageModel kind = ImageModel::logreg;
     std::string model;
@@ -559,7 +559,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
       w.title = "Fashion-MNIST, MLP";
       model = "an MLP 784 -> " + std::to_string(s.mlp_hidden) + " -> " + std::to_string(s.mlp_hidden) +
               " -> 10 with ReLU";
-      w.steps = quick ? 150 : 3000;
+      w.steps = quick ? 150 : 2000;
       w.target = 0.80;
     } else {
       kind = ImageModel::cnn;
@@ -567,7 +567,7 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
       model = "a CNN conv3x3/2(1->" + std::to_string(s.cnn_c1) + ")-ReLU, conv3x3/2(" + std::to_string(s.cnn_c1) +
               "->" + std::to_string(s.cnn_c2) + ")-ReLU, linear -> 10 (strided convolutions)";
       w.lr_multipliers = half_decades(-2, 2);
-      w.steps = quick ? 100 : 1500;
+      w.steps = quick ? 100 : 1000;
       w.target = 0.78;
     }
     w.eval_every = quick ? (name == "fmnist_cnn" ? 25 : 30) : 100;
@@ -584,11 +584,11 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   // kjv_char_lm
   LmSizes s;
   s.model.context = quick ? 32 : 64;
-  s.model.d_model = quick ? 32 : 96;
+  s.model.d_model = quick ? 32 : 64;
   s.model.heads = quick ? 2 : 4;
   s.model.layers = quick ? 1 : 2;
-  s.model.d_ff = quick ? 96 : 384;
-  s.eval_windows = quick ? 96 : 512;
+  s.model.d_ff = quick ? 96 : 256;
+  s.eval_windows = quick ? 96 : 256;
   WorkloadInfo w;
   w.name = name;
   w.title = "King James Bible, character-level transformer";
@@ -598,8 +598,8 @@ std::unique_ptr<Workload> make_workload(const std::string& name, const std::stri
   w.has_accuracy = w.has_test = true;
   w.higher_is_better = false;
   w.log_loss = false;
-  w.batch = quick ? 16 : 32;
-  w.steps = quick ? 80 : 1500;
+  w.batch = 16;
+  w.steps = quick ? 80 : 1000;
   w.eval_every = quick ? 20 : 100;
   w.target = quick ? 2.6 : 2.0;
   w.target_text = "validation loss <= " + fmt("%.1f", w.target) + " nats/char";

@@ -37,7 +37,7 @@ struct BenchOptions {
   std::vector<std::string> workloads;   // empty: all
   std::string out = "report";
   std::uint64_t seed = 0;
-  int seeds = 0;       // 0: the suite's (quick 3, full 5)
+  int seeds = 0;       // 0: 3
   int threads = 1;     // LibTorch intra-op threads per worker
   int jobs = 2;        // worker processes running cells side by side
   bool progress = true;  // progress bar on stderr
