@@ -122,6 +122,11 @@ struct QuantSpan {
   float* absmax[kMaxStates] = {};
   const float* map[kMaxStates] = {};
   float* raw[kMaxStates] = {};  // raw slots (codes[k] == nullptr)
+  // Mixed precision for bfloat16 parameters (bf16_mode), as Span's: a float32
+  // master copy the rule reads and updates, or stochastic rounding.
+  state_t<T>* master = nullptr;
+  bool stochastic = false;
+  std::uint32_t seed = 0;
 };
 
 namespace detail {
@@ -132,10 +137,15 @@ template <class Rule, class = void> struct sums_of : std::integral_constant<int,
 template <class Rule> struct sums_of<Rule, std::void_t<decltype(Rule::kSums)>>
     : std::integral_constant<int, Rule::kSums> {};
 
-template <class A, class T> inline A load_as(const T* p, std::int64_t i) { return static_cast<A>(load(p, i)); }
-template <class T, class A> inline void store_from(T* p, std::int64_t i, A v) {
-  store(p, i, static_cast<compute_t<T>>(v));
+// The parameter, read and written as the span's bf16_mode says (element i of
+// the tensor).
+template <ParamIO M, class A, class T> inline A load_as(const QuantSpan<T>& x, std::int64_t i) {
+  return static_cast<A>(read_param<M>(x.p, x.master, i));
 }
+template <ParamIO M, class T, class A> inline void store_from(const QuantSpan<T>& x, std::int64_t i, A v) {
+  write_param<M>(x.p, x.master, x.seed, i, static_cast<compute_t<T>>(v));
+}
+template <class A, class T> inline A grad_as(const T* g, std::int64_t i) { return static_cast<A>(load(g, i)); }
 }  // namespace detail
 
 // The compute type of `Rule` for parameters of storage type T.
@@ -146,16 +156,16 @@ using quant_compute_t = std::conditional_t<detail::float32_math<Rule>::value, fl
 // min(n, b1·block))). For a rule with kSums, adds its per-element terms to
 // sums[0..kSums) (lanes per block, combined in a fixed order in double, so the
 // sums do not depend on the path).
-template <class Rule, class T>
-void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1,
-                   Path path = Path::vector, double* sums = nullptr) {
+namespace detail {
+template <ParamIO M, class Rule, class T>
+void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1, Path path,
+                      double* sums) {
   using A = quant_compute_t<Rule, T>;
   constexpr int n = Rule::kStates;
   constexpr int K = detail::sums_of<Rule>::value;
   static_assert(n > 0 && n <= kMaxStates, "a quantized rule has 1..kMaxStates states");
   const Rule r = rule;
   const bool scalar = path == Path::scalar;
-  T* const p = x.p;
   const T* const g = x.g;
   alignas(64) float buf[n][kMaxQuantBlock];
   for (std::int64_t b = b0; b < b1; ++b) {
@@ -180,27 +190,26 @@ void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std
       }
     }
     // 2. the rule
-    T* const pb = p + e0;
     const T* const gb = g + e0;
     if constexpr (K == 0) {
       if (scalar) {
         for (std::int64_t i = 0; i < len; ++i) {
-          A xp = detail::load_as<A>(pb, i);
+          A xp = load_as<M, A>(x, e0 + i);
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-          r(xp, detail::load_as<A>(gb, i), st);
-          detail::store_from(pb, i, xp);
+          r(xp, grad_as<A>(gb, i), st);
+          store_from<M>(x, e0 + i, xp);
           for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
           asm volatile("" ::: "memory");
         }
       } else {
 #pragma GCC ivdep
         for (std::int64_t i = 0; i < len; ++i) {
-          A xp = detail::load_as<A>(pb, i);
+          A xp = load_as<M, A>(x, e0 + i);
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-          r(xp, detail::load_as<A>(gb, i), st);
-          detail::store_from(pb, i, xp);
+          r(xp, grad_as<A>(gb, i), st);
+          store_from<M>(x, e0 + i, xp);
           for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
         }
       }
@@ -209,24 +218,24 @@ void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std
       std::int64_t i = 0;
       for (; i + kLanes <= len; i += kLanes) {
         for (int l = 0; l < kLanes; ++l) {
-          A xp = detail::load_as<A>(pb, i + l);
+          A xp = load_as<M, A>(x, e0 + i + l);
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i + l]);
           A terms[K];
-          r(xp, detail::load_as<A>(gb, i + l), st, terms);
-          detail::store_from(pb, i + l, xp);
+          r(xp, grad_as<A>(gb, i + l), st, terms);
+          store_from<M>(x, e0 + i + l, xp);
           for (int k = 0; k < n; ++k) s[k][i + l] = static_cast<float>(st[k]);
           for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
           if (scalar) asm volatile("" ::: "memory");
         }
       }
       for (int l = 0; i < len; ++i, ++l) {
-        A xp = detail::load_as<A>(pb, i);
+        A xp = load_as<M, A>(x, e0 + i);
         A st[n];
         for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
         A terms[K];
-        r(xp, detail::load_as<A>(gb, i), st, terms);
-        detail::store_from(pb, i, xp);
+        r(xp, grad_as<A>(gb, i), st, terms);
+        store_from<M>(x, e0 + i, xp);
         for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
         for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
       }
@@ -242,6 +251,17 @@ void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std
     for (int k = 0; k < n; ++k)
       if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, x.map[k], x.codes[k] + e0, path);
   }
+}
+}  // namespace detail
+
+template <class Rule, class T>
+void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1,
+                   Path path = Path::vector, double* sums = nullptr) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (x.master != nullptr) return detail::run_quantized_io<ParamIO::master>(rule, x, b0, b1, path, sums);
+    if (x.stochastic) return detail::run_quantized_io<ParamIO::stochastic>(rule, x, b0, b1, path, sums);
+  }
+  detail::run_quantized_io<ParamIO::direct>(rule, x, b0, b1, path, sums);
 }
 
 // Blocks of a tensor of n elements.

@@ -117,10 +117,16 @@ namespace detail {
 void check_quant_states(const torch::Tensor& p, const QuantState* s, int n, std::int64_t block);
 
 template <class Rule, class T, std::size_t N>
-kernels::QuantSpan<typename storage_of<T>::type> quant_span(const torch::Tensor& p, const torch::Tensor& g,
+kernels::QuantSpan<typename storage_of<T>::type> quant_span(const ParamWrite& w, const torch::Tensor& p,
+                                                           const torch::Tensor& g,
                                                            const std::array<QuantState, N>& s, std::int64_t block) {
   using Store = typename storage_of<T>::type;
   kernels::QuantSpan<Store> x;
+  if constexpr (std::is_same_v<Store, kernels::bf16>) {
+    x.master = w.master != nullptr ? static_cast<float*>(w.master->data_ptr()) : nullptr;
+    x.stochastic = w.stochastic;
+    x.seed = w.seed;
+  }
   x.p = reinterpret_cast<Store*>(p.data_ptr());
   x.g = reinterpret_cast<const Store*>(g.data_ptr());
   x.n = p.numel();
@@ -138,9 +144,9 @@ kernels::QuantSpan<typename storage_of<T>::type> quant_span(const torch::Tensor&
 }
 
 template <class Rule, class T, std::size_t N>
-void launch_quantized_typed(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
+void launch_quantized_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
                             const std::array<QuantState, N>& s, std::int64_t block) {
-  const auto x = quant_span<Rule, T>(p, g, s, block);
+  const auto x = quant_span<Rule, T>(w, p, g, s, block);
   const std::int64_t blocks = kernels::quant_blocks(x.n, block);
   if (x.n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) {
     kernels::run_quantized(rule, x, 0, blocks);
@@ -151,10 +157,10 @@ void launch_quantized_typed(const Rule& rule, const torch::Tensor& p, const torc
 }
 
 template <class Rule, class T, std::size_t N>
-std::array<double, Rule::kSums> launch_quantized_reduce_typed(const Rule& rule, const torch::Tensor& p,
-                                                              const torch::Tensor& g,
+std::array<double, Rule::kSums> launch_quantized_reduce_typed(const Rule& rule, const ParamWrite& w,
+                                                              const torch::Tensor& p, const torch::Tensor& g,
                                                               const std::array<QuantState, N>& s, std::int64_t block) {
-  const auto x = quant_span<Rule, T>(p, g, s, block);
+  const auto x = quant_span<Rule, T>(w, p, g, s, block);
   const std::int64_t blocks = kernels::quant_blocks(x.n, block);
   std::array<double, Rule::kSums> out{};
   // Chunks of whole blocks whose boundaries depend on the tensor's size only,
@@ -191,24 +197,31 @@ decltype(auto) dispatch_param_dtype(const torch::Tensor& p, F&& f) {
 }  // namespace detail
 
 // Runs `rule` over p, g and its quantized (or raw float32) states, block by
-// block, threaded over blocks. p and g may have any layout (non-contiguous
-// ones are updated through contiguous copies, which allocates); the states
-// are contiguous, in p's logical element order.
+// block, threaded over blocks; a bfloat16 parameter is written as its
+// bf16_mode says. p and g may have any layout (non-contiguous ones are
+// updated through contiguous copies, which allocates); the states are
+// contiguous, in p's logical element order.
 template <class Rule, std::size_t N>
 void launch_quantized(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
                       const std::array<QuantState, N>& s, std::int64_t block) {
   static_assert(N == Rule::kStates, "one QuantState per rule state");
   detail::check_quant_states(p, s.data(), static_cast<int>(N), block);
-  if (!p.is_contiguous() || !g.is_contiguous()) {
-    torch::Tensor pc = p.contiguous();
-    launch_quantized(rule, pc, g.contiguous(), s, block);
-    p.copy_(pc);
+  const detail::ParamWrite w = detail::param_write(p);
+  const auto run = [&](const detail::ParamWrite& pw, const torch::Tensor& pp, const torch::Tensor& gg) {
+    detail::dispatch_param_dtype(pp, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      detail::launch_quantized_typed<Rule, T>(rule, pw, pp, gg, s, block);
+    });
+  };
+  if (p.is_contiguous() && g.is_contiguous() && (w.master == nullptr || w.master->is_contiguous())) {
+    run(w, p, g);
     return;
   }
-  detail::dispatch_param_dtype(p, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    detail::launch_quantized_typed<Rule, T>(rule, p, g, s, block);
-  });
+  torch::Tensor pc = p.contiguous();
+  const detail::MasterCopy mc(w);
+  run(mc.write, pc, g.contiguous());
+  if (!pc.is_same(p)) p.copy_(pc);
+  mc.write_back(w);
 }
 
 template <class Rule, std::size_t N>
@@ -217,16 +230,20 @@ std::array<double, Rule::kSums> launch_quantized_reduce(const Rule& rule, const 
                                                         std::int64_t block) {
   static_assert(N == Rule::kStates, "one QuantState per rule state");
   detail::check_quant_states(p, s.data(), static_cast<int>(N), block);
-  if (!p.is_contiguous() || !g.is_contiguous()) {
-    torch::Tensor pc = p.contiguous();
-    auto out = launch_quantized_reduce(rule, pc, g.contiguous(), s, block);
-    p.copy_(pc);
-    return out;
-  }
-  return detail::dispatch_param_dtype(p, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    return detail::launch_quantized_reduce_typed<Rule, T>(rule, p, g, s, block);
-  });
+  const detail::ParamWrite w = detail::param_write(p);
+  const auto run = [&](const detail::ParamWrite& pw, const torch::Tensor& pp, const torch::Tensor& gg) {
+    return detail::dispatch_param_dtype(pp, [&](auto* tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      return detail::launch_quantized_reduce_typed<Rule, T>(rule, pw, pp, gg, s, block);
+    });
+  };
+  if (p.is_contiguous() && g.is_contiguous() && (w.master == nullptr || w.master->is_contiguous())) return run(w, p, g);
+  torch::Tensor pc = p.contiguous();
+  const detail::MasterCopy mc(w);
+  auto out = run(mc.write, pc, g.contiguous());
+  if (!pc.is_same(p)) p.copy_(pc);
+  mc.write_back(w);
+  return out;
 }
 
 // The quantized-state counterpart of launch(): `rule` over p, g and the
