@@ -114,7 +114,7 @@ int main(int argc, char** argv) {
       auto w = splits.train.index({offsets.unsqueeze(1) + at::arange(T + 1, at::kLong).unsqueeze(0)});
       opt->zero_grad();
       auto logits = model->forward(w.slice(1, 0, T));
-      auto loss = torch::cross_entropy(logits.reshape({-1, logits.size(-1)}), w.slice(1, 1, T + 1).reshape({-1}));
+      auto loss = at::cross_entropy_loss(logits.reshape({-1, logits.size(-1)}), w.slice(1, 1, T + 1).reshape({-1}));
       loss.backward();
       opt->step();
     }
@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
       auto wb = vw.slice(0, i, std::min(windows, i + 64));
       auto flat = model->forward(wb.slice(1, 0, T)).reshape({-1, cfg.vocab});
       auto target = wb.slice(1, 1, T + 1).reshape({-1});
-      total += torch::cross_entropy(flat, target, {}, at::Reduction::Sum).item<double>();
+      total += at::cross_entropy_loss(flat, target, {}, at::Reduction::Sum).item<double>();
       correct += flat.argmax(-1).eq(target).sum().item<std::int64_t>();
     }
     const double bytes = static_cast<double>(opt->state_bytes());
