@@ -54,10 +54,69 @@ namespace descent::kernels {
 // the stack: kStates × kMaxQuantBlock floats).
 inline constexpr std::int64_t kMaxQuantBlock = 4096;
 
-// A sorted code book of 256 float32 values.
+// A sorted code book of 256 float32 values, with a lookup table that finds
+// the codes around a value in O(1): the value's sign, exponent and top
+// kQuantSubBits mantissa bits pick a bucket; start[sign][bucket] is the last
+// code at or below the bucket's smallest value, and kQuantScan branch-free
+// forward steps (a bucket holds at most that many codes; build_quant_lookup
+// checks) find the last code at or below x.
+inline constexpr int kQuantSubBits = 6;
+inline constexpr int kQuantScan = 3;
+inline constexpr int kQuantEmin = 127 - 24;  // biased exponents below: one bucket (|x| < 2^-24)
+inline constexpr int kQuantBuckets = 1 + (127 - kQuantEmin + 1) * (1 << kQuantSubBits) + 1;
+
 struct QuantMap {
   float code[256];
+  float next[256];  // code[j + 1], +inf for j = 255
+  std::uint8_t start[2][kQuantBuckets];
 };
+
+namespace detail {
+// The bucket of a float's bits (sign removed).
+inline int quant_bucket(std::uint32_t a) {
+  const int e = static_cast<int>(a >> 23);
+  if (e < kQuantEmin) return 0;
+  if (e > 127) return kQuantBuckets - 1;
+  return 1 + ((e - kQuantEmin) << kQuantSubBits) + static_cast<int>((a >> (23 - kQuantSubBits)) & ((1u << kQuantSubBits) - 1));
+}
+}  // namespace detail
+
+// Fills m.next and m.start from m.code (call once after setting the codes).
+// Returns false if a bucket holds more than kQuantScan codes (then the
+// branch-free search would be wrong: use more sub-bits).
+inline bool build_quant_lookup(QuantMap& m) {
+  for (int j = 0; j < 255; ++j) m.next[j] = m.code[j + 1];
+  m.next[255] = std::numeric_limits<float>::infinity();
+  bool ok = true;
+  for (int s = 0; s < 2; ++s) {
+    for (int b = 0; b < kQuantBuckets; ++b) {
+      // The bucket's magnitudes lie in [lo, hi); its smallest value is lo
+      // (positive) or below −hi (negative: −hi bounds it from below).
+      double lo, hi;
+      if (b == 0) {
+        lo = 0;
+        hi = std::ldexp(1.0, kQuantEmin - 127);
+      } else if (b == kQuantBuckets - 1) {
+        lo = 2;
+        hi = std::numeric_limits<double>::infinity();
+      } else {
+        const int e = kQuantEmin + (b - 1) / (1 << kQuantSubBits);
+        const int sub = (b - 1) % (1 << kQuantSubBits);
+        lo = std::ldexp(1.0 + static_cast<double>(sub) / (1 << kQuantSubBits), e - 127);
+        hi = std::ldexp(1.0 + static_cast<double>(sub + 1) / (1 << kQuantSubBits), e - 127);
+      }
+      const double smallest = s == 0 ? lo : -hi;
+      const double largest = s == 0 ? hi : -lo;
+      int j = 0;
+      while (j < 255 && static_cast<double>(m.code[j + 1]) <= smallest) ++j;
+      m.start[s][b] = static_cast<std::uint8_t>(j);
+      int within = 0;  // codes in (smallest, largest]: the scan's steps
+      while (j + within < 255 && static_cast<double>(m.code[j + within + 1]) <= largest) ++within;
+      if (within > kQuantScan && b != kQuantBuckets - 1) ok = false;
+    }
+  }
+  return ok;
+}
 
 // The index of the code nearest to x, as torch.argmin(torch.abs(x − code))
 // computes it in float32: the smallest |x − code[i]|, the lower index on ties,
@@ -68,14 +127,18 @@ struct QuantMap {
 // the book's gaps are far wider than one rounding of |x − c|, so no farther
 // code can tie with the nearer of the two (the kernel tests check the result
 // against a full argmin).
-inline std::uint8_t quantize_nearest(const float* code, float x) {
+inline std::uint8_t quantize_nearest(const QuantMap& m, float x) {
   if (x != x || x == std::numeric_limits<float>::infinity()) return 0;
-  int j = 0;  // the last index with code[j] <= x (0 when x < code[0])
-  for (int step = 128; step > 0; step >>= 1) j = code[j + step] <= x ? j + step : j;
-  const int hi = j < 255 ? j + 1 : 255;
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  const float* code = m.code;
+  // j: the last index with code[j] <= x (0 when x < code[0])
+  int j = m.start[u >> 31][detail::quant_bucket(u & 0x7fffffffu)];
+  for (int t = 0; t < kQuantScan; ++t) j += m.next[j] <= x;
+  const int hi = j + (j < 255);
   const float d_lo = std::abs(x - code[j]);
   const float d_hi = std::abs(x - code[hi]);
-  return static_cast<std::uint8_t>(d_hi < d_lo ? hi : j);
+  return static_cast<std::uint8_t>(j + static_cast<int>(d_hi < d_lo));  // (hi == j when j = 255); no branch
 }
 
 // max(a, |b|) that propagates NaN, as torch.max does (a NaN result is the
@@ -88,7 +151,7 @@ inline float absmax_step(float a, float b) {
 // Steps 3 and 4 for one block of `len` float32 values: returns the block's
 // absmax (max |v|, NaN if any v is NaN, 1 for an all-zero block) and writes
 // the nearest code of v/absmax for each value.
-inline float requantize_block(const float* v, std::int64_t len, const float* code, std::uint8_t* out,
+inline float requantize_block(const float* v, std::int64_t len, const QuantMap& code, std::uint8_t* out,
                               Path path = Path::vector) {
   float lane[kLanes] = {};
   std::int64_t i = 0;
@@ -108,7 +171,7 @@ inline float requantize_block(const float* v, std::int64_t len, const float* cod
 }
 
 // The value of code c in a block with the given absmax (float32 product).
-inline float dequantize(const float* code, std::uint8_t c, float absmax) { return code[c] * absmax; }
+inline float dequantize(const QuantMap& m, std::uint8_t c, float absmax) { return m.code[c] * absmax; }
 
 // One tensor: parameter, gradient and, per state slot, either codes + absmax
 // + code book (quantized) or a float32 buffer (raw).
@@ -120,7 +183,7 @@ struct QuantSpan {
   std::int64_t block = 256;  // elements per absmax block
   std::uint8_t* codes[kMaxStates] = {};
   float* absmax[kMaxStates] = {};
-  const float* map[kMaxStates] = {};
+  const QuantMap* map[kMaxStates] = {};
   float* raw[kMaxStates] = {};  // raw slots (codes[k] == nullptr)
   // Mixed precision for bfloat16 parameters (bf16_mode), as Span's: a float32
   // master copy the rule reads and updates, or stochastic rounding.
@@ -181,7 +244,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
       }
       s[k] = buf[k];
       const float am = x.absmax[k][b];
-      const float* code = x.map[k];
+      const QuantMap& code = *x.map[k];
       const std::uint8_t* c = x.codes[k] + e0;
       float* out = buf[k];
       for (std::int64_t i = 0; i < len; ++i) {
@@ -249,7 +312,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
     }
     // 3. and 4. the new absmax, then the codes
     for (int k = 0; k < n; ++k)
-      if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, x.map[k], x.codes[k] + e0, path);
+      if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
   }
 }
 }  // namespace detail

@@ -137,7 +137,7 @@ kernels::QuantSpan<typename storage_of<T>::type> quant_span(const ParamWrite& w,
     } else {
       x.codes[k] = static_cast<std::uint8_t*>(s[k].values->data_ptr());
       x.absmax[k] = static_cast<float*>(s[k].absmax->data_ptr());
-      x.map[k] = s[k].map->code;
+      x.map[k] = s[k].map;
     }
   }
   return x;
