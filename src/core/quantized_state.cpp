@@ -36,6 +36,7 @@ kernels::QuantMap build_dynamic_map(bool is_signed) {
   std::sort(data.begin(), data.end());
   kernels::QuantMap m{};
   for (int k = 0; k < 256; ++k) m.code[k] = static_cast<float>(data[k]);
+  if (!kernels::build_quant_lookup(m)) throw std::logic_error("descent: the dynamic map's lookup needs more sub-bits");
   return m;
 }
 
@@ -70,7 +71,7 @@ std::pair<torch::Tensor, torch::Tensor> quantize_blockwise(const torch::Tensor& 
   at::parallel_for(0, blocks, 16, [&](std::int64_t b0, std::int64_t b1) {
     for (std::int64_t b = b0; b < b1; ++b) {
       const std::int64_t e0 = b * blocksize;
-      am[b] = kernels::requantize_block(src + e0, std::min(n, e0 + blocksize) - e0, map.code, c + e0);
+      am[b] = kernels::requantize_block(src + e0, std::min(n, e0 + blocksize) - e0, map, c + e0);
     }
   });
   return {codes, absmax};
@@ -91,7 +92,7 @@ torch::Tensor dequantize_blockwise(const torch::Tensor& codes, const torch::Tens
   const std::uint8_t* cp = c.data_ptr<std::uint8_t>();
   const float* ap = a.data_ptr<float>();
   float* o = out.data_ptr<float>();
-  for (std::int64_t i = 0; i < n; ++i) o[i] = kernels::dequantize(map.code, cp[i], ap[i / blocksize]);
+  for (std::int64_t i = 0; i < n; ++i) o[i] = kernels::dequantize(map, cp[i], ap[i / blocksize]);
   return out;
 }
 

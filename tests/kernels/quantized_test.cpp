@@ -29,8 +29,10 @@ namespace k = descent::kernels;
 using k::bf16;
 using k::Path;
 
-const float* signed_map() { return descent::dynamic_map(true).code; }
-const float* unsigned_map() { return descent::dynamic_map(false).code; }
+const k::QuantMap& signed_qmap() { return descent::dynamic_map(true); }
+const k::QuantMap& unsigned_qmap() { return descent::dynamic_map(false); }
+const float* signed_map() { return signed_qmap().code; }
+const float* unsigned_map() { return unsigned_qmap().code; }
 
 template <class T> bool same_bits(const T& a, const T& b) { return std::memcmp(&a, &b, sizeof(T)) == 0; }
 
@@ -102,7 +104,8 @@ TEST(Quantize, NearestEqualsFullArgmin) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.0f, 1.0f);
   std::uniform_real_distribution<float> e(-30.0f, 0.0f);
-  for (const float* code : {signed_map(), unsigned_map()}) {
+  for (const k::QuantMap* qm : {&signed_qmap(), &unsigned_qmap()}) {
+    const float* code = qm->code;
     std::vector<float> xs;
     for (int i = 0; i < 200000; ++i) xs.push_back(u(rng));
     for (int i = 0; i < 100000; ++i) xs.push_back((i % 2 ? 1 : -1) * std::pow(2.0f, e(rng)));  // tiny values
@@ -124,13 +127,20 @@ TEST(Quantize, NearestEqualsFullArgmin) {
                     -std::numeric_limits<float>::denorm_min(), std::numeric_limits<float>::infinity(),
                     -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::quiet_NaN()})
       xs.push_back(x);
-    for (float x : xs) ASSERT_EQ(k::quantize_nearest(code, x), brute_argmin(code, x)) << "x = " << x;
+    // and every float32 in [-1, 1] with a stride (all exponents, all buckets)
+    for (std::uint32_t bits = 0; bits <= 0x3f800000u; bits += 997) {
+      float x;
+      std::memcpy(&x, &bits, sizeof x);
+      xs.push_back(x);
+      xs.push_back(-x);
+    }
+    for (float x : xs) ASSERT_EQ(k::quantize_nearest(*qm, x), brute_argmin(code, x)) << "x = " << x;
   }
 }
 
 TEST(Quantize, NaNIsCodeZero) {
-  EXPECT_EQ(k::quantize_nearest(signed_map(), std::nanf("")), 0);
-  EXPECT_EQ(k::quantize_nearest(unsigned_map(), -std::nanf("")), 0);
+  EXPECT_EQ(k::quantize_nearest(signed_qmap(), std::nanf("")), 0);
+  EXPECT_EQ(k::quantize_nearest(unsigned_qmap(), -std::nanf("")), 0);
 }
 
 // ---- one block ------------------------------------------------------------------
@@ -141,7 +151,7 @@ struct Roundtrip {
   std::vector<float> back;
 };
 
-Roundtrip roundtrip(const std::vector<float>& v, const float* code) {
+Roundtrip roundtrip(const std::vector<float>& v, const k::QuantMap& code) {
   Roundtrip r;
   r.codes.resize(v.size());
   r.absmax = k::requantize_block(v.data(), static_cast<std::int64_t>(v.size()), code, r.codes.data());
@@ -155,14 +165,15 @@ Roundtrip roundtrip(const std::vector<float>& v, const float* code) {
 TEST(Quantize, RoundTripErrorBoundPerBlock) {
   std::mt19937 rng(11);
   for (const bool is_signed : {true, false}) {
-    const float* code = is_signed ? signed_map() : unsigned_map();
+    const k::QuantMap& qm = is_signed ? signed_qmap() : unsigned_qmap();
+    const float* code = qm.code;
     for (int trial = 0; trial < 200; ++trial) {
       const int n = 1 + static_cast<int>(rng() % 2048);
       const double scale = std::pow(10.0, static_cast<int>(rng() % 12) - 8);
       std::normal_distribution<double> nd(0.0, 1.0);
       std::vector<float> v(n);
       for (auto& x : v) x = static_cast<float>(is_signed ? nd(rng) * scale : std::abs(nd(rng) * nd(rng) * nd(rng)) * scale);
-      const auto r = roundtrip(v, code);
+      const auto r = roundtrip(v, qm);
       float amax = 0;
       for (float x : v) amax = std::max(amax, std::abs(x));
       ASSERT_EQ(r.absmax, amax == 0 ? 1.0f : amax);
@@ -195,8 +206,8 @@ TEST(Quantize, SignPreservation) {
   std::vector<float> v(4096);
   for (int trial = 0; trial < 50; ++trial) {
     for (std::size_t i = 0; i < v.size(); ++i) v[i] = u(rng) * std::pow(2.0f, e(rng));
-    const auto s = roundtrip(v, signed_map());
-    const auto q = roundtrip(v, unsigned_map());
+    const auto s = roundtrip(v, signed_qmap());
+    const auto q = roundtrip(v, unsigned_qmap());
     for (std::size_t i = 0; i < v.size(); ++i) {
       ASSERT_GE(s.back[i] * v[i], 0.0f) << v[i] << " -> " << s.back[i];
       if (std::abs(v[i]) >= s.absmax * 1e-6f) {  // above the smallest code
@@ -216,13 +227,13 @@ TEST(Quantize, SignPreservation) {
 // reference's absmax[absmax == 0] = 1), every code the map's zero, values 0.
 TEST(Quantize, ZeroBlock) {
   const std::vector<float> z(256, 0.0f);
-  const auto s = roundtrip(z, signed_map());
+  const auto s = roundtrip(z, signed_qmap());
   EXPECT_EQ(s.absmax, 1.0f);
   for (std::size_t i = 0; i < z.size(); ++i) {
     EXPECT_EQ(s.codes[i], 127);
     EXPECT_EQ(s.back[i], 0.0f);
   }
-  const auto u = roundtrip(z, unsigned_map());
+  const auto u = roundtrip(z, unsigned_qmap());
   EXPECT_EQ(u.absmax, 1.0f);
   for (auto c : u.codes) EXPECT_EQ(c, 0);
 }
@@ -236,7 +247,7 @@ TEST(Quantize, NonFiniteAsTheReference) {
   for (std::size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i));
   auto nan_block = v;
   nan_block[17] = std::nanf("");
-  const auto a = roundtrip(nan_block, signed_map());
+  const auto a = roundtrip(nan_block, signed_qmap());
   EXPECT_TRUE(std::isnan(a.absmax));
   for (std::size_t i = 0; i < v.size(); ++i) {
     EXPECT_EQ(a.codes[i], 0);
@@ -244,7 +255,7 @@ TEST(Quantize, NonFiniteAsTheReference) {
   }
   auto inf_block = v;
   inf_block[3] = -std::numeric_limits<float>::infinity();
-  const auto b = roundtrip(inf_block, signed_map());
+  const auto b = roundtrip(inf_block, signed_qmap());
   EXPECT_TRUE(std::isinf(b.absmax));
   EXPECT_EQ(b.codes[3], 0);
   for (std::size_t i = 0; i < v.size(); ++i)
@@ -264,7 +275,7 @@ struct Buffers {
   std::vector<T> p, g;
   std::vector<std::uint8_t> codes[N];
   std::vector<float> absmax[N];
-  const float* map[N];
+  const k::QuantMap* map[N];
   std::int64_t n, block;
 
   Buffers(std::int64_t n_, std::int64_t block_, unsigned seed, const bool* is_signed) : n(n_), block(block_) {
@@ -276,7 +287,7 @@ struct Buffers {
     }
     const std::int64_t nb = k::quant_blocks(n, block);
     for (int s = 0; s < N; ++s) {
-      map[s] = descent::dynamic_map(is_signed[s]).code;
+      map[s] = &descent::dynamic_map(is_signed[s]);
       for (std::int64_t i = 0; i < n; ++i) codes[s].push_back(static_cast<std::uint8_t>(rng() & 255));
       if (!is_signed[s])
         for (auto& c : codes[s]) c = static_cast<std::uint8_t>(c / 2);  // small second moments
@@ -400,7 +411,7 @@ TEST(QuantizedDriver, FusedEqualsUnfused) {
     // unfused
     std::vector<float> s[2];
     for (int q = 0; q < 2; ++q) {
-      for (std::int64_t i = 0; i < n; ++i) s[q].push_back(k::dequantize(b.map[q], b.codes[q][i], b.absmax[q][i / block]));
+      for (std::int64_t i = 0; i < n; ++i) s[q].push_back(k::dequantize(*b.map[q], b.codes[q][i], b.absmax[q][i / block]));
     }
     k::Span<float> x;
     x.p = b.p.data();
@@ -411,7 +422,7 @@ TEST(QuantizedDriver, FusedEqualsUnfused) {
     for (int q = 0; q < 2; ++q)
       for (std::int64_t bl = 0; bl < k::quant_blocks(n, block); ++bl) {
         const std::int64_t e0 = bl * block, len = std::min(n, e0 + block) - e0;
-        b.absmax[q][bl] = k::requantize_block(s[q].data() + e0, len, b.map[q], b.codes[q].data() + e0);
+        b.absmax[q][bl] = k::requantize_block(s[q].data() + e0, len, *b.map[q], b.codes[q].data() + e0);
       }
     for (std::int64_t i = 0; i < n; ++i) {
       ASSERT_TRUE(same_bits(a.p[i], b.p[i])) << i;

@@ -23,6 +23,12 @@ OptionMap opts(std::vector<std::pair<std::string, OptionValue>> kv) {
   return m;
 }
 
+std::vector<torch::Tensor> to_dtype(const std::vector<torch::Tensor>& ts, at::ScalarType t) {
+  std::vector<torch::Tensor> out;
+  for (const auto& x : ts) out.push_back(x.to(t));
+  return out;
+}
+
 double state_bytes(const Optimizer& opt, const torch::Tensor& p) {
   return descent::state_bytes_per_element(*opt.state_of(p), p.numel());
 }
@@ -229,6 +235,45 @@ TEST(Int8State, ThreadCountDoesNotChangeTheBits) {
     EXPECT_TRUE(bit_equal(results[0], results[1]));
   }
   at::set_num_threads(saved);
+}
+
+// bf16_mode with 8-bit state: the quantized driver honours the master copy
+// (the master run equals the float32 run bit for bit: same data, same
+// float32 arithmetic and codes) and stochastic rounding (reproducible).
+TEST(Int8State, Bf16ModesWithQuantizedState) {
+  auto names = quantizable();
+  names.push_back("adam8bit");
+  for (const auto& name : names) {
+    SCOPED_TRACE(name);
+    auto init = to_dtype(to_dtype(random_params({{70, 40}}, at::kFloat, 61), at::kBFloat16), at::kFloat);
+    auto grads = random_grads(to_dtype(init, at::kBFloat16), 4, 62);
+    OptionMap o = int8_opts(name, name != "adam8bit");
+    if (name == "adam8bit") o["min_8bit_size"] = num(0);
+    auto p32 = clones(init);
+    auto a = make(name, p32, o);
+    o["bf16_mode"] = text("master_weights");
+    auto p16 = to_dtype(init, at::kBFloat16);
+    auto b = make(name, p16, o);
+    o["bf16_mode"] = text("stochastic_rounding");
+    auto r1 = to_dtype(init, at::kBFloat16), r2 = to_dtype(init, at::kBFloat16);
+    auto c1 = make(name, r1, o), c2 = make(name, r2, o);
+    for (const auto& g : grads) {
+      set_grads(p32, to_dtype(g, at::kFloat));
+      set_grads(p16, g);
+      set_grads(r1, g);
+      set_grads(r2, g);
+      a->step();
+      b->step();
+      c1->step();
+      c2->step();
+    }
+    const auto* st = b->state_of(p16[0]);
+    ASSERT_TRUE(st->master.defined());
+    EXPECT_TRUE(bit_equal(st->master, p32[0])) << "max diff " << max_abs_diff(st->master, p32[0]);
+    EXPECT_TRUE(bit_equal(p16[0], st->master.to(at::kBFloat16)));
+    EXPECT_TRUE(bit_equal(r1[0], r2[0]));
+    EXPECT_FALSE(bit_equal(r1[0], p16[0])) << "stochastic rounding differs from rounding to nearest";
+  }
 }
 
 // ---- FRUGAL ----------------------------------------------------------------------------

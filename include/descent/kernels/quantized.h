@@ -54,10 +54,69 @@ namespace descent::kernels {
 // the stack: kStates × kMaxQuantBlock floats).
 inline constexpr std::int64_t kMaxQuantBlock = 4096;
 
-// A sorted code book of 256 float32 values.
+// A sorted code book of 256 float32 values, with a lookup table that finds
+// the codes around a value in O(1): the value's sign, exponent and top
+// kQuantSubBits mantissa bits pick a bucket; start[sign][bucket] is the last
+// code at or below the bucket's smallest value, and kQuantScan branch-free
+// forward steps (a bucket holds at most that many codes; build_quant_lookup
+// checks) find the last code at or below x.
+inline constexpr int kQuantSubBits = 6;
+inline constexpr int kQuantScan = 3;
+inline constexpr int kQuantEmin = 127 - 24;  // biased exponents below: one bucket (|x| < 2^-24)
+inline constexpr int kQuantBuckets = 1 + (127 - kQuantEmin + 1) * (1 << kQuantSubBits) + 1;
+
 struct QuantMap {
   float code[256];
+  float next[256];  // code[j + 1], +inf for j = 255
+  std::uint8_t start[2][kQuantBuckets];
 };
+
+namespace detail {
+// The bucket of a float's bits (sign removed).
+inline int quant_bucket(std::uint32_t a) {
+  const int e = static_cast<int>(a >> 23);
+  if (e < kQuantEmin) return 0;
+  if (e > 127) return kQuantBuckets - 1;
+  return 1 + ((e - kQuantEmin) << kQuantSubBits) + static_cast<int>((a >> (23 - kQuantSubBits)) & ((1u << kQuantSubBits) - 1));
+}
+}  // namespace detail
+
+// Fills m.next and m.start from m.code (call once after setting the codes).
+// Returns false if a bucket holds more than kQuantScan codes (then the
+// branch-free search would be wrong: use more sub-bits).
+inline bool build_quant_lookup(QuantMap& m) {
+  for (int j = 0; j < 255; ++j) m.next[j] = m.code[j + 1];
+  m.next[255] = std::numeric_limits<float>::infinity();
+  bool ok = true;
+  for (int s = 0; s < 2; ++s) {
+    for (int b = 0; b < kQuantBuckets; ++b) {
+      // The bucket's magnitudes lie in [lo, hi); its smallest value is lo
+      // (positive) or below −hi (negative: −hi bounds it from below).
+      double lo, hi;
+      if (b == 0) {
+        lo = 0;
+        hi = std::ldexp(1.0, kQuantEmin - 127);
+      } else if (b == kQuantBuckets - 1) {
+        lo = 2;
+        hi = std::numeric_limits<double>::infinity();
+      } else {
+        const int e = kQuantEmin + (b - 1) / (1 << kQuantSubBits);
+        const int sub = (b - 1) % (1 << kQuantSubBits);
+        lo = std::ldexp(1.0 + static_cast<double>(sub) / (1 << kQuantSubBits), e - 127);
+        hi = std::ldexp(1.0 + static_cast<double>(sub + 1) / (1 << kQuantSubBits), e - 127);
+      }
+      const double smallest = s == 0 ? lo : -hi;
+      const double largest = s == 0 ? hi : -lo;
+      int j = 0;
+      while (j < 255 && static_cast<double>(m.code[j + 1]) <= smallest) ++j;
+      m.start[s][b] = static_cast<std::uint8_t>(j);
+      int within = 0;  // codes in (smallest, largest]: the scan's steps
+      while (j + within < 255 && static_cast<double>(m.code[j + within + 1]) <= largest) ++within;
+      if (within > kQuantScan && b != kQuantBuckets - 1) ok = false;
+    }
+  }
+  return ok;
+}
 
 // The index of the code nearest to x, as torch.argmin(torch.abs(x − code))
 // computes it in float32: the smallest |x − code[i]|, the lower index on ties,
@@ -68,14 +127,18 @@ struct QuantMap {
 // the book's gaps are far wider than one rounding of |x − c|, so no farther
 // code can tie with the nearer of the two (the kernel tests check the result
 // against a full argmin).
-inline std::uint8_t quantize_nearest(const float* code, float x) {
+inline std::uint8_t quantize_nearest(const QuantMap& m, float x) {
   if (x != x || x == std::numeric_limits<float>::infinity()) return 0;
-  int j = 0;  // the last index with code[j] <= x (0 when x < code[0])
-  for (int step = 128; step > 0; step >>= 1) j = code[j + step] <= x ? j + step : j;
-  const int hi = j < 255 ? j + 1 : 255;
+  std::uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  const float* code = m.code;
+  // j: the last index with code[j] <= x (0 when x < code[0])
+  int j = m.start[u >> 31][detail::quant_bucket(u & 0x7fffffffu)];
+  for (int t = 0; t < kQuantScan; ++t) j += m.next[j] <= x;
+  const int hi = j + (j < 255);
   const float d_lo = std::abs(x - code[j]);
   const float d_hi = std::abs(x - code[hi]);
-  return static_cast<std::uint8_t>(d_hi < d_lo ? hi : j);
+  return static_cast<std::uint8_t>(j + static_cast<int>(d_hi < d_lo));  // (hi == j when j = 255); no branch
 }
 
 // max(a, |b|) that propagates NaN, as torch.max does (a NaN result is the
@@ -88,7 +151,7 @@ inline float absmax_step(float a, float b) {
 // Steps 3 and 4 for one block of `len` float32 values: returns the block's
 // absmax (max |v|, NaN if any v is NaN, 1 for an all-zero block) and writes
 // the nearest code of v/absmax for each value.
-inline float requantize_block(const float* v, std::int64_t len, const float* code, std::uint8_t* out,
+inline float requantize_block(const float* v, std::int64_t len, const QuantMap& code, std::uint8_t* out,
                               Path path = Path::vector) {
   float lane[kLanes] = {};
   std::int64_t i = 0;
@@ -108,7 +171,7 @@ inline float requantize_block(const float* v, std::int64_t len, const float* cod
 }
 
 // The value of code c in a block with the given absmax (float32 product).
-inline float dequantize(const float* code, std::uint8_t c, float absmax) { return code[c] * absmax; }
+inline float dequantize(const QuantMap& m, std::uint8_t c, float absmax) { return m.code[c] * absmax; }
 
 // One tensor: parameter, gradient and, per state slot, either codes + absmax
 // + code book (quantized) or a float32 buffer (raw).
@@ -120,9 +183,10 @@ struct QuantSpan {
   std::int64_t block = 256;  // elements per absmax block
   std::uint8_t* codes[kMaxStates] = {};
   float* absmax[kMaxStates] = {};
-  const float* map[kMaxStates] = {};
+  const QuantMap* map[kMaxStates] = {};
   float* raw[kMaxStates] = {};  // raw slots (codes[k] == nullptr)
-  // Mixed precision for bfloat16 parameters, as kernels::Span (elementwise.h).
+  // Mixed precision for bfloat16 parameters (bf16_mode), as Span's: a float32
+  // master copy the rule reads and updates, or stochastic rounding.
   state_t<T>* master = nullptr;
   bool stochastic = false;
   std::uint32_t seed = 0;
@@ -136,10 +200,15 @@ template <class Rule, class = void> struct sums_of : std::integral_constant<int,
 template <class Rule> struct sums_of<Rule, std::void_t<decltype(Rule::kSums)>>
     : std::integral_constant<int, Rule::kSums> {};
 
-template <class A, class T> inline A load_as(const T* p, std::int64_t i) { return static_cast<A>(load(p, i)); }
-template <class T, class A> inline void store_from(T* p, std::int64_t i, A v) {
-  store(p, i, static_cast<compute_t<T>>(v));
+// The parameter, read and written as the span's bf16_mode says (element i of
+// the tensor).
+template <ParamIO M, class A, class T> inline A load_as(const QuantSpan<T>& x, std::int64_t i) {
+  return static_cast<A>(read_param<M>(x.p, x.master, i));
 }
+template <ParamIO M, class T, class A> inline void store_from(const QuantSpan<T>& x, std::int64_t i, A v) {
+  write_param<M>(x.p, x.master, x.seed, i, static_cast<compute_t<T>>(v));
+}
+template <class A, class T> inline A grad_as(const T* g, std::int64_t i) { return static_cast<A>(load(g, i)); }
 }  // namespace detail
 
 // The compute type of `Rule` for parameters of storage type T.
@@ -153,29 +222,8 @@ using quant_compute_t = std::conditional_t<detail::float32_math<Rule>::value, fl
 namespace detail {
 template <ParamIO M, class Rule, class T>
 void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1, Path path,
-                      double* sums);
-}  // namespace detail
-
-template <class Rule, class T>
-void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1,
-                   Path path = Path::vector, double* sums = nullptr) {
-  if constexpr (std::is_same_v<T, bf16>) {
-    if (x.master != nullptr) return detail::run_quantized_io<ParamIO::master>(rule, x, b0, b1, path, sums);
-    if (x.stochastic) return detail::run_quantized_io<ParamIO::stochastic>(rule, x, b0, b1, path, sums);
-  }
-  detail::run_quantized_io<ParamIO::direct>(rule, x, b0, b1, path, sums);
-}
-
-namespace detail {
-template <ParamIO M, class Rule, class T>
-void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1, Path path,
                       double* sums) {
   using A = quant_compute_t<Rule, T>;
-  state_t<T>* const master = x.master;
-  const std::uint32_t seed = x.seed;
-  // The parameter's value (from the master copy in that mode) and its write-back.
-  auto read_p = [&](std::int64_t i) { return static_cast<A>(read_param<M>(x.p, master, i)); };
-  auto write_p = [&](std::int64_t i, A v) { write_param<M>(x.p, master, seed, i, static_cast<compute_t<T>>(v)); };
   constexpr int n = Rule::kStates;
   constexpr int K = detail::sums_of<Rule>::value;
   static_assert(n > 0 && n <= kMaxStates, "a quantized rule has 1..kMaxStates states");
@@ -196,7 +244,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
       }
       s[k] = buf[k];
       const float am = x.absmax[k][b];
-      const float* code = x.map[k];
+      const QuantMap& code = *x.map[k];
       const std::uint8_t* c = x.codes[k] + e0;
       float* out = buf[k];
       for (std::int64_t i = 0; i < len; ++i) {
@@ -209,22 +257,22 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
     if constexpr (K == 0) {
       if (scalar) {
         for (std::int64_t i = 0; i < len; ++i) {
-          A xp = read_p(e0 + i);
+          A xp = load_as<M, A>(x, e0 + i);
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-          r(xp, detail::load_as<A>(gb, i), st);
-          write_p(e0 + i, xp);
+          r(xp, grad_as<A>(gb, i), st);
+          store_from<M>(x, e0 + i, xp);
           for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
           asm volatile("" ::: "memory");
         }
       } else {
 #pragma GCC ivdep
         for (std::int64_t i = 0; i < len; ++i) {
-          A xp = read_p(e0 + i);
+          A xp = load_as<M, A>(x, e0 + i);
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-          r(xp, detail::load_as<A>(gb, i), st);
-          write_p(e0 + i, xp);
+          r(xp, grad_as<A>(gb, i), st);
+          store_from<M>(x, e0 + i, xp);
           for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
         }
       }
@@ -233,24 +281,24 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
       std::int64_t i = 0;
       for (; i + kLanes <= len; i += kLanes) {
         for (int l = 0; l < kLanes; ++l) {
-          A xp = read_p(e0 + i + l);
+          A xp = load_as<M, A>(x, e0 + i + l);
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i + l]);
           A terms[K];
-          r(xp, detail::load_as<A>(gb, i + l), st, terms);
-          write_p(e0 + i + l, xp);
+          r(xp, grad_as<A>(gb, i + l), st, terms);
+          store_from<M>(x, e0 + i + l, xp);
           for (int k = 0; k < n; ++k) s[k][i + l] = static_cast<float>(st[k]);
           for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
           if (scalar) asm volatile("" ::: "memory");
         }
       }
       for (int l = 0; i < len; ++i, ++l) {
-        A xp = read_p(e0 + i);
+        A xp = load_as<M, A>(x, e0 + i);
         A st[n];
         for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
         A terms[K];
-        r(xp, detail::load_as<A>(gb, i), st, terms);
-        write_p(e0 + i, xp);
+        r(xp, grad_as<A>(gb, i), st, terms);
+        store_from<M>(x, e0 + i, xp);
         for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
         for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
       }
@@ -264,10 +312,20 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
     }
     // 3. and 4. the new absmax, then the codes
     for (int k = 0; k < n; ++k)
-      if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, x.map[k], x.codes[k] + e0, path);
+      if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
   }
 }
 }  // namespace detail
+
+template <class Rule, class T>
+void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1,
+                   Path path = Path::vector, double* sums = nullptr) {
+  if constexpr (std::is_same_v<T, bf16>) {
+    if (x.master != nullptr) return detail::run_quantized_io<ParamIO::master>(rule, x, b0, b1, path, sums);
+    if (x.stochastic) return detail::run_quantized_io<ParamIO::stochastic>(rule, x, b0, b1, path, sums);
+  }
+  detail::run_quantized_io<ParamIO::direct>(rule, x, b0, b1, path, sums);
+}
 
 // Blocks of a tensor of n elements.
 inline std::int64_t quant_blocks(std::int64_t n, std::int64_t block) { return (n + block - 1) / block; }

@@ -96,6 +96,7 @@ class Frugal : public OptimizerImpl<FrugalOptions>, public SelectsBlocks, public
   void set_projection_source(Source source) override { projection_source_ = std::move(source); }
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // the projected paths write p with ATen
   const StateLayout& layout() const override;
   std::vector<std::string> group_scalar_names() const override { return {"next_block_start", "started"}; }
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;

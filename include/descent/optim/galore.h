@@ -65,6 +65,7 @@ class GaLoreAdamW : public OptimizerImpl<GaLoreAdamWOptions>, public BuildsProje
   void set_projection_source(Source source) override { projection_source_ = std::move(source); }
 
  protected:
+  bool supports_bf16_modes() const override { return false; }  // the projected path writes p with ATen
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update() override;

@@ -137,7 +137,7 @@ kernels::QuantSpan<typename storage_of<T>::type> quant_span(const ParamWrite& w,
     } else {
       x.codes[k] = static_cast<std::uint8_t*>(s[k].values->data_ptr());
       x.absmax[k] = static_cast<float*>(s[k].absmax->data_ptr());
-      x.map[k] = s[k].map->code;
+      x.map[k] = s[k].map;
     }
   }
   return x;
@@ -197,30 +197,31 @@ decltype(auto) dispatch_param_dtype(const torch::Tensor& p, F&& f) {
 }  // namespace detail
 
 // Runs `rule` over p, g and its quantized (or raw float32) states, block by
-// block, threaded over blocks. p and g may have any layout (non-contiguous
-// ones are updated through contiguous copies, which allocates); the states
-// are contiguous, in p's logical element order.
+// block, threaded over blocks; a bfloat16 parameter is written as its
+// bf16_mode says. p and g may have any layout (non-contiguous ones are
+// updated through contiguous copies, which allocates); the states are
+// contiguous, in p's logical element order.
 template <class Rule, std::size_t N>
 void launch_quantized(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
                       const std::array<QuantState, N>& s, std::int64_t block) {
   static_assert(N == Rule::kStates, "one QuantState per rule state");
   detail::check_quant_states(p, s.data(), static_cast<int>(N), block);
-  const detail::ParamWrite w = detail::param_write(p);  // bf16_mode (launch.h)
-  if (!p.is_contiguous() || !g.is_contiguous() || (w.master != nullptr && !w.master->is_contiguous())) {
-    torch::Tensor pc = p.contiguous();
-    const detail::MasterCopy mc(w);
-    detail::dispatch_param_dtype(p, [&](auto* tag) {
+  const detail::ParamWrite w = detail::param_write(p);
+  const auto run = [&](const detail::ParamWrite& pw, const torch::Tensor& pp, const torch::Tensor& gg) {
+    detail::dispatch_param_dtype(pp, [&](auto* tag) {
       using T = std::remove_pointer_t<decltype(tag)>;
-      detail::launch_quantized_typed<Rule, T>(rule, mc.write, pc, g.contiguous(), s, block);
+      detail::launch_quantized_typed<Rule, T>(rule, pw, pp, gg, s, block);
     });
-    if (!pc.is_same(p)) p.copy_(pc);
-    mc.write_back(w);
+  };
+  if (p.is_contiguous() && g.is_contiguous() && (w.master == nullptr || w.master->is_contiguous())) {
+    run(w, p, g);
     return;
   }
-  detail::dispatch_param_dtype(p, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    detail::launch_quantized_typed<Rule, T>(rule, w, p, g, s, block);
-  });
+  torch::Tensor pc = p.contiguous();
+  const detail::MasterCopy mc(w);
+  run(mc.write, pc, g.contiguous());
+  if (!pc.is_same(p)) p.copy_(pc);
+  mc.write_back(w);
 }
 
 template <class Rule, std::size_t N>
@@ -229,22 +230,20 @@ std::array<double, Rule::kSums> launch_quantized_reduce(const Rule& rule, const 
                                                         std::int64_t block) {
   static_assert(N == Rule::kStates, "one QuantState per rule state");
   detail::check_quant_states(p, s.data(), static_cast<int>(N), block);
-  const detail::ParamWrite w = detail::param_write(p);  // bf16_mode (launch.h)
-  if (!p.is_contiguous() || !g.is_contiguous() || (w.master != nullptr && !w.master->is_contiguous())) {
-    torch::Tensor pc = p.contiguous();
-    const detail::MasterCopy mc(w);
-    auto out = detail::dispatch_param_dtype(p, [&](auto* tag) {
+  const detail::ParamWrite w = detail::param_write(p);
+  const auto run = [&](const detail::ParamWrite& pw, const torch::Tensor& pp, const torch::Tensor& gg) {
+    return detail::dispatch_param_dtype(pp, [&](auto* tag) {
       using T = std::remove_pointer_t<decltype(tag)>;
-      return detail::launch_quantized_reduce_typed<Rule, T>(rule, mc.write, pc, g.contiguous(), s, block);
+      return detail::launch_quantized_reduce_typed<Rule, T>(rule, pw, pp, gg, s, block);
     });
-    if (!pc.is_same(p)) p.copy_(pc);
-    mc.write_back(w);
-    return out;
-  }
-  return detail::dispatch_param_dtype(p, [&](auto* tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    return detail::launch_quantized_reduce_typed<Rule, T>(rule, w, p, g, s, block);
-  });
+  };
+  if (p.is_contiguous() && g.is_contiguous() && (w.master == nullptr || w.master->is_contiguous())) return run(w, p, g);
+  torch::Tensor pc = p.contiguous();
+  const detail::MasterCopy mc(w);
+  auto out = run(mc.write, pc, g.contiguous());
+  if (!pc.is_same(p)) p.copy_(pc);
+  mc.write_back(w);
+  return out;
 }
 
 // The quantized-state counterpart of launch(): `rule` over p, g and the
