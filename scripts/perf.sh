@@ -10,19 +10,44 @@ BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-perf}
 D="$BUILD_DIR/descent"
 mkdir -p "$OUT"
+# Matrix and curvature methods are not elementwise steps (Newton-Schulz,
+# M-FAC's gradient window of 1024 x numel, SVD projections): their costs are
+# measured by `descent curvature-bench` and the benchmark, not here.
+skip=" muon mfac frugal galore_adamw "
 names=$("$D" list | awk 'NR > 1 && /^[a-z]/ {print $1}')
+sb() { "$D" step-bench --threads 2 --json "$@"; }
 : > "$OUT/large.jsonl"
 : > "$OUT/small.jsonl"
 for opt in $names; do
+  case "$skip" in *" $opt "*) continue ;; esac
   for k in 1 200; do
-    "$D" step-bench --optimizer "$opt" --numel 16777216 --tensors "$k" --threads 2 --json >> "$OUT/large.jsonl"
+    sb --optimizer "$opt" --numel 16777216 --tensors "$k" >> "$OUT/large.jsonl"
   done
-  "$D" step-bench --optimizer "$opt" --numel 100000 --tensors 50 --threads 2 --json >> "$OUT/small.jsonl"
+  sb --optimizer "$opt" --numel 100000 --tensors 50 >> "$OUT/small.jsonl"
+done
+# SGD with momentum (the default above is plain SGD), and the multi-tensor
+# scheduler switched off for comparison.
+for k in 1 200; do
+  sb --optimizer sgd --options '{"momentum":0.9}' --numel 16777216 --tensors "$k" >> "$OUT/large.jsonl"
+done
+sb --optimizer sgd --options '{"momentum":0.9}' --numel 100000 --tensors 50 >> "$OUT/small.jsonl"
+: > "$OUT/nobatch.jsonl"
+for k in 200 50; do
+  n=16777216; [ "$k" = 50 ] && n=100000
+  sb --optimizer adamw --numel "$n" --tensors "$k" --no-batch >> "$OUT/nobatch.jsonl"
+  sb --optimizer sgd --options '{"momentum":0.9}' --numel "$n" --tensors "$k" --no-batch >> "$OUT/nobatch.jsonl"
+done
+# 8-bit block-wise state (issue 7): bitsandbytes' Adam and state_dtype=int8 across the zoo.
+: > "$OUT/int8.jsonl"
+for opt in adam lion sgd adabelief ademamix adan; do
+  o='{"state_dtype":"int8"}'
+  [ "$opt" = sgd ] && o='{"state_dtype":"int8","momentum":0.9}'
+  sb --optimizer "$opt" --options "$o" --numel 16777216 --no-libtorch >> "$OUT/int8.jsonl"
 done
 : > "$OUT/bf16.jsonl"
 for mode in nearest master_weights stochastic_rounding; do
   for opt in adamw sgd lion; do
-    "$D" step-bench --optimizer "$opt" --numel 16777216 --dtype bf16 --bf16-mode "$mode" --threads 2 --json >> "$OUT/bf16.jsonl"
+    sb --optimizer "$opt" --numel 16777216 --dtype bf16 --bf16-mode "$mode" >> "$OUT/bf16.jsonl"
   done
 done
 "$D" step-bench --optimizer adamw --sweep --json > "$OUT/sweep.json"
@@ -50,4 +75,4 @@ plot "$OUT/sweep_t1.dat" using 1:3 with linespoints title "descent, 1 thread", \
      "$OUT/sweep_t1.dat" using 1:4 with lines dashtype 2 title "stream kernel, 1 thread", \
      "$OUT/sweep_t2.dat" using 1:4 with lines dashtype 2 title "stream kernel, 2 threads"
 GP
-echo "wrote $OUT/{large,small,bf16}.jsonl, $OUT/sweep.json, $OUT/sweep.svg"
+echo "wrote $OUT/{large,small,nobatch,int8,bf16}.jsonl, $OUT/sweep.json, $OUT/sweep.svg"

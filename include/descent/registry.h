@@ -20,17 +20,19 @@
 namespace descent {
 
 // What `descent list` prints about an optimizer.
+// Every field has a default member initialiser, so registry entries may stop
+// after the fields they need (GCC's -Wmissing-field-initializers accepts that).
 struct OptimizerInfo {
   std::string name;          // canonical lower_snake_case name, as in the golden files
   std::string paper;         // citation
   std::string reference;     // the implementation descent reproduces (repo @ commit : path)
   double state_bytes = 0;    // descent's persistent state, bytes per float32 parameter (default options)
   double reference_state_bytes = 0;  // the reference's, likewise
-  std::string state_note;    // how options change it, e.g. "+4 with amsgrad"
+  std::string state_note{};  // how options change it, e.g. "+4 with amsgrad"
   // Reference options that select an implementation without changing the
   // numbers (PyTorch's foreach, fused, capturable, differentiable): accepted
   // and ignored.
-  std::vector<std::string> ignored_options;
+  std::vector<std::string> ignored_options{};
   // What a training loop must provide (the benchmark and examples read these):
   // needs_closure: step() must be given a closure that re-evaluates the loss
   //   (SAM-like methods, curvature methods estimating their own Hessian);
@@ -44,7 +46,7 @@ struct OptimizerInfo {
   // returning logits) or "hutchinson" (curvature::hutchinson_estimator, from a
   // loss closure); empty for the others. Without one such an optimizer runs on
   // the estimates it is handed (update_hessian), or none.
-  std::string hessian_estimator;
+  std::string hessian_estimator{};
 };
 
 using OptionMap = std::map<std::string, OptionValue>;

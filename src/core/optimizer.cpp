@@ -326,7 +326,10 @@ torch::Tensor Optimizer::step(LossClosure closure) {
   check_step();
   sync_group_states();
   SteppingScope scope(this);
-  update();
+  {
+    detail::BatchScope batch(batches_launches() ? &batch_ : nullptr);  // runs the queued launches on exit
+    update();
+  }
   return loss;
 }
 

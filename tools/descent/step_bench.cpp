@@ -13,6 +13,7 @@
 #include <descent/kernels/scalar_types.h>
 #include <descent/optim/adagrad.h>
 #include <descent/optim/adam.h>
+#include <descent/optim/launch_batch.h>
 #include <descent/optim/rmsprop.h>
 #include <descent/optim/sgd.h>
 #include <descent/registry.h>
@@ -49,6 +50,7 @@ struct Config {
   bool json = false;
   bool sweep = false;
   bool libtorch = true;
+  bool batch = true;  // --no-batch: the multi-tensor scheduler off (launch_batch.h)
   double min_seconds = 1.0;
 };
 
@@ -235,6 +237,7 @@ nlohmann::json to_json(const Config& c, const Result& r) {
                    {"numel", c.numel},
                    {"tensors", c.tensors},
                    {"threads", at::get_num_threads()},
+                   {"batched", c.batch},
                    {"ms_per_step", r.ms},
                    {"state_bytes_per_param", r.state_bytes},
                    {"bytes_per_param", r.bytes_per_param},
@@ -271,7 +274,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: descent step-bench --optimizer NAME [--options JSON] [--numel N] [--tensors K]\n"
                "                          [--dtype f32|bf16|f64] [--threads T] [--json] [--sweep]\n"
-               "                          [--min-seconds S] [--no-libtorch]\n"
+               "                          [--min-seconds S] [--no-libtorch] [--no-batch]\n"
                "                          [--bf16-mode nearest|master_weights|stochastic_rounding]\n");
   return 2;
 }
@@ -297,10 +300,12 @@ int step_bench(const std::vector<std::string>& args) {
       else if (a == "--json") c.json = true;
       else if (a == "--sweep") c.sweep = true;
       else if (a == "--no-libtorch") c.libtorch = false;
+      else if (a == "--no-batch") c.batch = false;
       else if (a == "--min-seconds") c.min_seconds = std::stod(next());
       else return usage();
     }
     dtype_of(c.dtype);
+    set_launch_batching(c.batch);
     {
       auto o = nlohmann::json::parse(c.options);
       if (!o.is_object()) throw std::invalid_argument("--options must be a JSON object");

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <descent/kernels/elementwise.h>
+#include <descent/optim/launch_batch.h>
 
 #include <ATen/Parallel.h>
 #include <ATen/core/Tensor.h>
@@ -64,9 +65,17 @@ void set_param_write(kernels::Span<Store>& x, const ParamWrite& w) {
   }
 }
 
+template <class Rule, class Store>
+void run_task(const void* rule, const void* span, std::int64_t b, std::int64_t e) {
+  kernels::run(*static_cast<const Rule*>(rule), *static_cast<const kernels::Span<Store>*>(span), b, e);
+}
+
+// `deferrable`: p, g and the states are the caller's own tensors (not
+// temporary copies), so the work may be queued on the stepping optimizer's
+// LaunchBatch (launch_batch.h) and run with the step's other tensors.
 template <class Rule, class T, class... S>
-void launch_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
-                  const S&... s) {
+void launch_typed(const Rule& rule, const ParamWrite& w, bool deferrable, const torch::Tensor& p,
+                  const torch::Tensor& g, const S&... s) {
   using Store = typename storage_of<T>::type;
   static_assert(sizeof(Store) == sizeof(T), "bf16 layout");
   kernels::Span<Store> x;
@@ -76,6 +85,12 @@ void launch_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
   ((x.s[k++] = reinterpret_cast<kernels::state_t<Store>*>(s.data_ptr())), ...);
   set_param_write(x, w);
   const std::int64_t n = p.numel();
+  if constexpr (std::is_trivially_copyable_v<Rule>) {
+    if (LaunchBatch* batch = deferrable ? current_batch() : nullptr) {
+      batch->add(&run_task<Rule, Store>, rule, x, n);
+      return;
+    }
+  }
   if (n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) {
     kernels::run(rule, x, 0, n);
   } else {
@@ -91,12 +106,12 @@ inline bool same_layout(const torch::Tensor& a, const torch::Tensor& b) { return
 
 namespace detail {
 template <class Rule, class... S>
-void launch_dense(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
-                  const S&... s) {
+void launch_dense(const Rule& rule, const ParamWrite& w, bool deferrable, const torch::Tensor& p,
+                  const torch::Tensor& g, const S&... s) {
   switch (p.scalar_type()) {
-    case at::kFloat: launch_typed<Rule, float>(rule, w, p, g, s...); break;
-    case at::kDouble: launch_typed<Rule, double>(rule, w, p, g, s...); break;
-    case at::kBFloat16: launch_typed<Rule, c10::BFloat16>(rule, w, p, g, s...); break;
+    case at::kFloat: launch_typed<Rule, float>(rule, w, deferrable, p, g, s...); break;
+    case at::kDouble: launch_typed<Rule, double>(rule, w, deferrable, p, g, s...); break;
+    case at::kBFloat16: launch_typed<Rule, c10::BFloat16>(rule, w, deferrable, p, g, s...); break;
     default: throw std::invalid_argument("descent: unsupported parameter dtype");
   }
 }
@@ -122,7 +137,7 @@ void launch_on_copies(const Rule& rule, const ParamWrite& w, const torch::Tensor
   torch::Tensor pc = p.contiguous();
   std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
   const MasterCopy mc(w);
-  launch_dense(rule, mc.write, pc, g.contiguous(), sc[I]...);
+  launch_dense(rule, mc.write, false, pc, g.contiguous(), sc[I]...);
   if (!pc.is_same(p)) p.copy_(pc);
   const torch::Tensor* orig[] = {&s..., nullptr};
   for (std::size_t k = 0; k < sizeof...(S); ++k)
@@ -150,7 +165,7 @@ void launch(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, co
     detail::launch_on_copies(rule, w, p, g, std::index_sequence_for<S...>{}, s...);
     return;
   }
-  detail::launch_dense(rule, w, p, g, s...);
+  detail::launch_dense(rule, w, true, p, g, s...);
 }
 
 // ---- update-and-reduce rules (kernels::run_reduce) -------------------------------

@@ -18,6 +18,7 @@
 //    refused and leaves the optimizer as it was.
 #pragma once
 
+#include <descent/optim/launch_batch.h>
 #include <descent/optim/options.h>
 
 #include <ATen/core/Tensor.h>
@@ -153,6 +154,13 @@ class Optimizer : public torch::optim::Optimizer {
   // parameters otherwise (grid kernels, ATen ops) return false, and a
   // bf16_mode other than "nearest" is then refused with a clear error.
   virtual bool supports_bf16_modes() const { return true; }
+
+  // Whether the step's elementwise launches may be queued and run together in
+  // one parallel region at the end of update() (the multi-tensor scheduler,
+  // launch_batch.h): true for optimizers whose update_param() ends in
+  // launch() and never reads, within the same step, what an earlier launch()
+  // of that step wrote. Off by default: opting in is a claim about the code.
+  virtual bool batches_launches() const { return false; }
   GroupState& mutable_group_state(std::size_t group) { return group_states_[group]; }
 
   // Hooks for optimizers with state outside ParamState/GroupState. save_extra
@@ -168,6 +176,7 @@ class Optimizer : public torch::optim::Optimizer {
 
   std::unordered_map<const void*, ParamState*> index_;  // TensorImpl* -> state in state_
   std::vector<GroupState> group_states_;
+  detail::LaunchBatch batch_;  // the step's queued launches (capacity kept between steps)
 };
 
 // Typed base: options type, constructors, checked access to group options.

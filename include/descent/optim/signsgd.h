@@ -32,6 +32,7 @@ class SignSGD : public OptimizerImpl<SignSGDOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool batches_launches() const override { return true; }  // update_param ends in launch()
   const StateLayout& layout() const override;
   void init_state(ParamState&, const torch::Tensor&, const torch::optim::OptimizerOptions&) const override {}
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
