@@ -75,4 +75,5 @@ plot "$OUT/sweep_t1.dat" using 1:3 with linespoints title "descent, 1 thread", \
      "$OUT/sweep_t1.dat" using 1:4 with lines dashtype 2 title "stream kernel, 1 thread", \
      "$OUT/sweep_t2.dat" using 1:4 with lines dashtype 2 title "stream kernel, 2 threads"
 GP
-echo "wrote $OUT/{large,small,nobatch,int8,bf16}.jsonl, $OUT/sweep.json, $OUT/sweep.svg"
+/usr/bin/python3 scripts/perf_tables.py "$OUT" > "$OUT/tables.md"
+echo "wrote $OUT/{large,small,nobatch,int8,bf16}.jsonl, $OUT/tables.md, $OUT/sweep.json, $OUT/sweep.svg"

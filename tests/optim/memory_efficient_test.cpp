@@ -454,7 +454,9 @@ TEST(GaLore, ProjectorRebuildsAndMomentsPersist) {
     const auto* st = opt->state_of(p[1]);
     EXPECT_EQ(st->buffer("exp_avg").sizes(), at::IntArrayRef({10, 2}));
     const auto o = st->buffer("ortho").clone();
-    if (t > 0) EXPECT_EQ(bit_equal(o, last), t % 2 == 1) << "rebuilt at steps 1, 3, 5";
+    if (t > 0) {
+      EXPECT_EQ(bit_equal(o, last), t % 2 == 1) << "rebuilt at steps 1, 3, 5";
+    }
     last = o;
     EXPECT_EQ(opt->state_of(p[0])->buffer("exp_avg").sizes(), p[0].sizes());
   }

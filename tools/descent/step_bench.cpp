@@ -10,6 +10,7 @@
 // tensors and the speedup.
 #include "step_bench.h"
 
+#include <descent/kernels/elementwise.h>
 #include <descent/kernels/scalar_types.h>
 #include <descent/optim/adagrad.h>
 #include <descent/optim/adam.h>
@@ -76,13 +77,19 @@ std::vector<std::int64_t> mixed_sizes(std::int64_t n, int k) {
   return sizes;
 }
 
-template <class F>
-double median_ms(F&& f, double min_seconds) {
-  for (int i = 0; i < 2; ++i) f();  // warm-up (state creation, page faults)
+// Median time of f() over repeated calls after two warm-up calls; `between`
+// runs before each call, untimed.
+template <class F, class B>
+double median_ms(F&& f, double min_seconds, B&& between) {
+  for (int i = 0; i < 2; ++i) {
+    between();
+    f();  // warm-up (state creation, page faults)
+  }
   std::vector<double> times;
   const auto start = std::chrono::steady_clock::now();
   while (times.size() < 5 ||
          (times.size() < 200 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_seconds)) {
+    between();
     const auto a = std::chrono::steady_clock::now();
     f();
     const auto b = std::chrono::steady_clock::now();
@@ -92,8 +99,24 @@ double median_ms(F&& f, double min_seconds) {
   return times[times.size() / 2];
 }
 
+template <class F>
+double median_ms(F&& f, double min_seconds) {
+  return median_ms(std::forward<F>(f), min_seconds, [] {});
+}
+
+// Parameters with two sets of gradients that steps alternate between. With one
+// fixed gradient, moments of gradient differences (AdaBelief's (g - m)^2,
+// Adan's g - g_prev) decay geometrically to subnormal floats within a few
+// hundred steps, and subnormal arithmetic is ~10x slower on x86: the benchmark
+// would time that artefact instead of the optimizer. Training gradients vary.
 struct Tensors {
   std::vector<torch::Tensor> params;
+  std::vector<torch::Tensor> grads[2];
+  int next = 0;
+  void flip() {  // untimed, between steps: swaps tensor handles only
+    for (std::size_t i = 0; i < params.size(); ++i) params[i].mutable_grad() = grads[next][i];
+    next ^= 1;
+  }
 };
 
 Tensors make_tensors(const Config& c, std::uint64_t seed) {
@@ -102,7 +125,8 @@ Tensors make_tensors(const Config& c, std::uint64_t seed) {
   Tensors t;
   for (auto n : mixed_sizes(c.numel, c.tensors)) {
     auto p = (at::randn({n}) * 0.1).to(dtype).set_requires_grad(true);
-    p.mutable_grad() = (at::randn({n}) * 0.01).to(dtype);
+    for (auto& g : t.grads) g.push_back((at::randn({n}) * 0.01).to(dtype));
+    p.mutable_grad() = t.grads[0].back();
     t.params.push_back(p);
   }
   return t;
@@ -140,6 +164,25 @@ void stream_any(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int6
   }
 }
 
+// The streaming loop gets the same instruction-set clone as the kernels
+// (kernels/elementwise.h), so the floor is measured with the same vectors.
+template <class T, class S>
+void stream_dispatch(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e);
+#ifdef DESCENT_AVX2_CLONE
+template <class T, class S>
+__attribute__((target("avx2"), flatten)) void stream_avx2(int ns, T* p, const T* g, S* const* s, std::int64_t b,
+                                                          std::int64_t e) {
+  stream_any(ns, p, g, s, b, e);
+}
+#endif
+template <class T, class S>
+void stream_dispatch(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
+#ifdef DESCENT_AVX2_CLONE
+  if (kernels::detail::use_avx2()) return stream_avx2(ns, p, g, s, b, e);
+#endif
+  stream_any(ns, p, g, s, b, e);
+}
+
 double stream_ms(const Config& c, double state_bytes_per_param, double min_seconds) {
   const auto dtype = dtype_of(c.dtype);
   const std::int64_t n = c.numel;
@@ -153,19 +196,19 @@ double stream_ms(const Config& c, double state_bytes_per_param, double min_secon
     std::vector<double*> sp;
     for (auto& x : st) sp.push_back(x.data_ptr<double>());
     fn = [=, pp = p.data_ptr<double>(), gg = g.data_ptr<double>()](std::int64_t b, std::int64_t e) {
-      stream_any(ns, pp, gg, sp.data(), b, e);
+      stream_dispatch(ns, pp, gg, sp.data(), b, e);
     };
   } else {
     std::vector<float*> sp;
     for (auto& x : st) sp.push_back(x.data_ptr<float>());
     if (dtype == at::kFloat) {
       fn = [=, pp = p.data_ptr<float>(), gg = g.data_ptr<float>()](std::int64_t b, std::int64_t e) {
-        stream_any(ns, pp, gg, sp.data(), b, e);
+        stream_dispatch(ns, pp, gg, sp.data(), b, e);
       };
     } else {
       fn = [=, pp = reinterpret_cast<kernels::bf16*>(p.data_ptr()),
             gg = reinterpret_cast<const kernels::bf16*>(g.data_ptr())](std::int64_t b, std::int64_t e) {
-        stream_any(ns, pp, gg, sp.data(), b, e);
+        stream_dispatch(ns, pp, gg, sp.data(), b, e);
       };
     }
   }
@@ -211,7 +254,7 @@ Result measure(const Config& c) {
   std::vector<GroupSpec> groups{{t.params, {}}};
   auto opt = Registry::instance().make(c.optimizer, groups, parse_options(c.options));
   Result r;
-  r.ms = median_ms([&] { opt->step(); }, c.min_seconds);
+  r.ms = median_ms([&] { opt->step(); }, c.min_seconds, [&] { t.flip(); });
   r.state_bytes = state_bytes_per_param(*opt, c.numel);
   const double elt = static_cast<double>(t.params[0].element_size());
   // Read p and g, write p; read and write every state byte. With a master
@@ -221,7 +264,7 @@ Result measure(const Config& c) {
   r.stream_ms = stream_ms(c, r.state_bytes, c.min_seconds);
   if (c.libtorch && c.dtype != "bf16") {
     auto t2 = make_tensors(c, 7);
-    if (auto twin = libtorch_twin(opt->param_groups()[0].options(), t2.params)) r.libtorch_ms = median_ms([&] { twin->step(); }, c.min_seconds);
+    if (auto twin = libtorch_twin(opt->param_groups()[0].options(), t2.params)) r.libtorch_ms = median_ms([&] { twin->step(); }, c.min_seconds, [&] { t2.flip(); });
   }
   return r;
 }
