@@ -77,33 +77,6 @@ std::vector<std::int64_t> mixed_sizes(std::int64_t n, int k) {
   return sizes;
 }
 
-// Median time of f() over repeated calls after two warm-up calls; `between`
-// runs before each call, untimed.
-template <class F, class B>
-double median_ms(F&& f, double min_seconds, B&& between) {
-  for (int i = 0; i < 2; ++i) {
-    between();
-    f();  // warm-up (state creation, page faults)
-  }
-  std::vector<double> times;
-  const auto start = std::chrono::steady_clock::now();
-  while (times.size() < 5 ||
-         (times.size() < 200 && std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < min_seconds)) {
-    between();
-    const auto a = std::chrono::steady_clock::now();
-    f();
-    const auto b = std::chrono::steady_clock::now();
-    times.push_back(std::chrono::duration<double, std::milli>(b - a).count());
-  }
-  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-  return times[times.size() / 2];
-}
-
-template <class F>
-double median_ms(F&& f, double min_seconds) {
-  return median_ms(std::forward<F>(f), min_seconds, [] {});
-}
-
 // Parameters with two sets of gradients that steps alternate between. With one
 // fixed gradient, moments of gradient differences (AdaBelief's (g - m)^2,
 // Adan's g - g_prev) decay geometrically to subnormal floats within a few
@@ -183,7 +156,8 @@ void stream_dispatch(int ns, T* p, const T* g, S* const* s, std::int64_t b, std:
   stream_any(ns, p, g, s, b, e);
 }
 
-double stream_ms(const Config& c, double state_bytes_per_param, double min_seconds) {
+// The streaming loop as a callable that owns its arrays.
+std::function<void()> make_stream(const Config& c, double state_bytes_per_param) {
   const auto dtype = dtype_of(c.dtype);
   const std::int64_t n = c.numel;
   const auto sdt = dtype == at::kDouble ? at::kDouble : at::kFloat;
@@ -212,7 +186,46 @@ double stream_ms(const Config& c, double state_bytes_per_param, double min_secon
       };
     }
   }
-  return median_ms([&] { at::parallel_for(0, n, 1 << 15, fn); }, min_seconds);
+  auto keep = std::make_shared<std::vector<torch::Tensor>>(st);
+  keep->push_back(p);
+  keep->push_back(g);
+  return [n, fn, keep] { at::parallel_for(0, n, 1 << 15, fn); };
+}
+
+// Timings taken in turns: each round runs every candidate once (its `between`
+// untimed, then its call timed), so slow drifts of the machine's bandwidth
+// (a shared host) hit the step, the streaming floor and LibTorch alike and
+// their ratios stay meaningful. Two warm-up rounds; at least 5 rounds, then
+// until `min_seconds` per candidate on average or 200 rounds; medians.
+struct Timed {
+  std::function<void()> between, call;
+};
+std::vector<double> interleaved_medians(const std::vector<Timed>& ts, double min_seconds) {
+  for (int w = 0; w < 2; ++w)
+    for (const auto& t : ts) {
+      t.between();
+      t.call();
+    }
+  std::vector<std::vector<double>> times(ts.size());
+  const auto start = std::chrono::steady_clock::now();
+  const double budget = min_seconds * static_cast<double>(ts.size());
+  for (int round = 0;; ++round) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (round >= 5 && (round >= 200 || elapsed >= budget)) break;
+    for (std::size_t k = 0; k < ts.size(); ++k) {
+      ts[k].between();
+      const auto a = std::chrono::steady_clock::now();
+      ts[k].call();
+      const auto b = std::chrono::steady_clock::now();
+      times[k].push_back(std::chrono::duration<double, std::milli>(b - a).count());
+    }
+  }
+  std::vector<double> out;
+  for (auto& v : times) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    out.push_back(v[v.size() / 2]);
+  }
+  return out;
 }
 
 // Persistent state (buffers, a bfloat16 master copy), bytes per parameter.
@@ -254,18 +267,27 @@ Result measure(const Config& c) {
   std::vector<GroupSpec> groups{{t.params, {}}};
   auto opt = Registry::instance().make(c.optimizer, groups, parse_options(c.options));
   Result r;
-  r.ms = median_ms([&] { opt->step(); }, c.min_seconds, [&] { t.flip(); });
+  t.flip();
+  opt->step();  // creates the state, so that its size is known
   r.state_bytes = state_bytes_per_param(*opt, c.numel);
   const double elt = static_cast<double>(t.params[0].element_size());
   // Read p and g, write p; read and write every state byte. With a master
   // copy (counted in the state) the bfloat16 parameter is written, not read.
   const bool master = c.dtype == "bf16" && c.options.find("master_weights") != std::string::npos;
   r.bytes_per_param = (master ? 2 : 3) * elt + 2 * r.state_bytes;
-  r.stream_ms = stream_ms(c, r.state_bytes, c.min_seconds);
+  std::vector<Timed> timed{{[&] { t.flip(); }, [&] { opt->step(); }},
+                           {[] {}, make_stream(c, r.state_bytes)}};
+  Tensors t2;
+  std::unique_ptr<torch::optim::Optimizer> twin;
   if (c.libtorch && c.dtype != "bf16") {
-    auto t2 = make_tensors(c, 7);
-    if (auto twin = libtorch_twin(opt->param_groups()[0].options(), t2.params)) r.libtorch_ms = median_ms([&] { twin->step(); }, c.min_seconds, [&] { t2.flip(); });
+    t2 = make_tensors(c, 7);
+    twin = libtorch_twin(opt->param_groups()[0].options(), t2.params);
+    if (twin) timed.push_back({[&] { t2.flip(); }, [&] { twin->step(); }});
   }
+  const auto ms = interleaved_medians(timed, c.min_seconds);
+  r.ms = ms[0];
+  r.stream_ms = ms[1];
+  if (twin) r.libtorch_ms = ms[2];
   return r;
 }
 
