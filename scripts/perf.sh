@@ -13,11 +13,12 @@ mkdir -p "$OUT"
 # Matrix and curvature methods are not elementwise steps (Newton-Schulz,
 # M-FAC's gradient window of 1024 x numel, SVD projections): their costs are
 # measured by `descent curvature-bench` and the benchmark, not here.
-skip=" muon mfac frugal galore_adamw "
-names=$("$D" list | awk 'NR > 1 && /^[a-z]/ {print $1}')
+# adahessian needs a Hessian estimate (a graph through the gradients) that a
+# bare step-bench cannot give it; its elementwise update is sophia-like.
+skip=" muon mfac frugal galore_adamw adahessian "
+names=${NAMES:-$("$D" list | awk 'NR > 1 && /^[a-z]/ {print $1}')}  # NAMES="a b": only those
 sb() { "$D" step-bench --threads 2 --json "$@"; }
-: > "$OUT/large.jsonl"
-: > "$OUT/small.jsonl"
+if [ -z "${APPEND:-}" ]; then : > "$OUT/large.jsonl"; : > "$OUT/small.jsonl"; fi  # APPEND=1: add to them
 for opt in $names; do
   case "$skip" in *" $opt "*) continue ;; esac
   for k in 1 200; do

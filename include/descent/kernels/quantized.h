@@ -56,7 +56,7 @@ inline constexpr std::int64_t kMaxQuantBlock = 4096;
 
 // A sorted code book of 256 float32 values, with a lookup table that finds
 // the codes around a value in O(1): the value's sign, exponent and top
-// kQuantSubBits mantissa bits pick a bucket; start[sign][bucket] is the last
+// kQuantSubBits mantissa bits pick a bucket; start[sign, bucket] is the last
 // code at or below the bucket's smallest value, and kQuantScan branch-free
 // forward steps (a bucket holds at most that many codes; build_quant_lookup
 // checks) find the last code at or below x.
@@ -68,16 +68,19 @@ inline constexpr int kQuantBuckets = 1 + (127 - kQuantEmin + 1) * (1 << kQuantSu
 struct QuantMap {
   float code[256];
   float next[256];  // code[j + 1], +inf for j = 255
-  std::uint8_t start[2][kQuantBuckets];
+  // start[sign·kQuantBuckets + bucket]; int32 and one-dimensional, so that AVX2
+  // can gather it (12.8 KB, L1-resident)
+  std::int32_t start[2 * kQuantBuckets];
 };
 
 namespace detail {
-// The bucket of a float's bits (sign removed).
+// The bucket of a float's bits (sign removed). Selects, not branches, so that
+// loops over it vectorise.
 inline int quant_bucket(std::uint32_t a) {
   const int e = static_cast<int>(a >> 23);
-  if (e < kQuantEmin) return 0;
-  if (e > 127) return kQuantBuckets - 1;
-  return 1 + ((e - kQuantEmin) << kQuantSubBits) + static_cast<int>((a >> (23 - kQuantSubBits)) & ((1u << kQuantSubBits) - 1));
+  int b = 1 + ((e - kQuantEmin) << kQuantSubBits) + static_cast<int>((a >> (23 - kQuantSubBits)) & ((1u << kQuantSubBits) - 1));
+  b = e < kQuantEmin ? 0 : b;
+  return e > 127 ? kQuantBuckets - 1 : b;
 }
 }  // namespace detail
 
@@ -109,7 +112,7 @@ inline bool build_quant_lookup(QuantMap& m) {
       const double largest = s == 0 ? hi : -lo;
       int j = 0;
       while (j < 255 && static_cast<double>(m.code[j + 1]) <= smallest) ++j;
-      m.start[s][b] = static_cast<std::uint8_t>(j);
+      m.start[s * kQuantBuckets + b] = j;
       int within = 0;  // codes in (smallest, largest]: the scan's steps
       while (j + within < 255 && static_cast<double>(m.code[j + within + 1]) <= largest) ++within;
       if (within > kQuantScan && b != kQuantBuckets - 1) ok = false;
@@ -127,25 +130,21 @@ inline bool build_quant_lookup(QuantMap& m) {
 // the book's gaps are far wider than one rounding of |x − c|, so no farther
 // code can tie with the nearer of the two (the kernel tests check the result
 // against a full argmin).
+// No branches (NaN and +inf run the lookup too, on a valid bucket, and are
+// replaced at the end), so the loops calling it vectorise with gathers.
 inline std::uint8_t quantize_nearest(const QuantMap& m, float x) {
-  if (x != x || x == std::numeric_limits<float>::infinity()) return 0;
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
   const float* code = m.code;
   // j: the last index with code[j] <= x (0 when x < code[0])
-  int j = m.start[u >> 31][detail::quant_bucket(u & 0x7fffffffu)];
+  int j = m.start[static_cast<int>(u >> 31) * kQuantBuckets + detail::quant_bucket(u & 0x7fffffffu)];
   for (int t = 0; t < kQuantScan; ++t) j += m.next[j] <= x;
   const int hi = j + (j < 255);
   const float d_lo = std::abs(x - code[j]);
   const float d_hi = std::abs(x - code[hi]);
-  return static_cast<std::uint8_t>(j + static_cast<int>(d_hi < d_lo));  // (hi == j when j = 255); no branch
-}
-
-// max(a, |b|) that propagates NaN, as torch.max does (a NaN result is the
-// canonical quiet NaN, so that the vector and scalar paths store equal bits).
-inline float absmax_step(float a, float b) {
-  const float v = std::abs(b);
-  return (v > a || v != v) ? v : a;
+  const int nearest = j + static_cast<int>(d_hi < d_lo);  // (hi == j when j = 255)
+  const bool none = x != x || x == std::numeric_limits<float>::infinity();
+  return static_cast<std::uint8_t>(none ? 0 : nearest);
 }
 
 // Steps 3 and 4 for one block of `len` float32 values: returns the block's
@@ -153,19 +152,31 @@ inline float absmax_step(float a, float b) {
 // the nearest code of v/absmax for each value.
 inline float requantize_block(const float* v, std::int64_t len, const QuantMap& code, std::uint8_t* out,
                               Path path = Path::vector) {
-  float lane[kLanes] = {};
-  std::int64_t i = 0;
-  for (; i + kLanes <= len; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) lane[l] = absmax_step(lane[l], v[i + l]);
-  for (int l = 0; i < len; ++i, ++l) lane[l] = absmax_step(lane[l], v[i]);
-  float am = 0;
-  for (int l = 0; l < kLanes; ++l) am = absmax_step(am, lane[l]);
-  if (am != am) am = std::numeric_limits<float>::quiet_NaN();
+  // max |v| on the bits: with the sign cleared, float order is integer order
+  // and every NaN is above +inf, so an unsigned max propagates NaN (a vector
+  // max reduction; max is exact, so any order gives the same result).
+  std::uint32_t top = 0;
+  for (std::int64_t i = 0; i < len; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, v + i, sizeof u);
+    u &= 0x7fffffffu;
+    top = u > top ? u : top;
+  }
+  float am;
+  std::memcpy(&am, &top, sizeof am);
+  if (am != am) am = std::numeric_limits<float>::quiet_NaN();  // as torch.max: NaN, canonical bits
   if (am == 0) am = 1;  // absmax[absmax == 0] = 1.0
-  const bool scalar = path == Path::scalar;
-  for (std::int64_t j = 0; j < len; ++j) {
-    out[j] = quantize_nearest(code, v[j] / am);
-    if (scalar) asm volatile("" ::: "memory");
+  if (path == Path::scalar) {
+    for (std::int64_t j = 0; j < len; ++j) {
+      out[j] = quantize_nearest(code, v[j] / am);
+      asm volatile("" ::: "memory");
+    }
+  } else {
+    // ivdep: `out` is uint8_t (a character type, which may alias anything);
+    // it does not alias v or the code book, and without this GCC will not
+    // vectorise the table lookups as gathers.
+#pragma GCC ivdep
+    for (std::int64_t j = 0; j < len; ++j) out[j] = quantize_nearest(code, v[j] / am);
   }
   return am;
 }
@@ -317,14 +328,32 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
 }
 }  // namespace detail
 
+#ifdef DESCENT_AVX2_CLONE
+namespace detail {
+// The AVX2 clone (see elementwise.h): the code-book lookups become gathers.
+template <ParamIO M, class Rule, class T>
+__attribute__((target("avx2"), flatten)) void run_quantized_io_avx2(const Rule& rule, const QuantSpan<T>& x,
+                                                                    std::int64_t b0, std::int64_t b1, double* sums) {
+  run_quantized_io<M>(rule, x, b0, b1, Path::vector, sums);
+}
+}  // namespace detail
+#endif
+
 template <class Rule, class T>
 void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1,
                    Path path = Path::vector, double* sums = nullptr) {
+  auto go = [&](auto io) {
+    constexpr ParamIO M = decltype(io)::value;
+#ifdef DESCENT_AVX2_CLONE
+    if (path == Path::vector && detail::use_avx2()) return detail::run_quantized_io_avx2<M>(rule, x, b0, b1, sums);
+#endif
+    detail::run_quantized_io<M>(rule, x, b0, b1, path, sums);
+  };
   if constexpr (std::is_same_v<T, bf16>) {
-    if (x.master != nullptr) return detail::run_quantized_io<ParamIO::master>(rule, x, b0, b1, path, sums);
-    if (x.stochastic) return detail::run_quantized_io<ParamIO::stochastic>(rule, x, b0, b1, path, sums);
+    if (x.master != nullptr) return go(std::integral_constant<ParamIO, ParamIO::master>{});
+    if (x.stochastic) return go(std::integral_constant<ParamIO, ParamIO::stochastic>{});
   }
-  detail::run_quantized_io<ParamIO::direct>(rule, x, b0, b1, path, sums);
+  go(std::integral_constant<ParamIO, ParamIO::direct>{});
 }
 
 // Blocks of a tensor of n elements.
