@@ -82,40 +82,37 @@ def main(d):
             why = TWO_PASS.get(name.split(" ")[0], "")
             print(f"- {name}, {k} tensor(s): {100 * f:.0f}%" + (f" ({why})" if why else ""))
         print()
-    small = load(os.path.join(d, "small.jsonl"))
-    print("### 100k float32 parameters in 50 tensors, 2 threads (per-step overhead)\n")
-    print("| optimizer | ms/step | LibTorch ms | speedup |")
-    print("|---|---|---|---|")
-    for r in small:
-        print(f"| {label(r)} | {r['ms_per_step']:.4f} | {lt(r)} | {speed(r)} |")
-    print()
-    nob = load(os.path.join(d, "nobatch.jsonl"))
-    if nob:
-        print("### The multi-tensor scheduler off (`--no-batch`), for comparison\n")
-        print("| optimizer | numel | tensors | ms/step, one launch per tensor | LibTorch ms | speedup |")
-        print("|---|---|---|---|---|---|")
-        for r in nob:
-            print(f"| {label(r)} | {r['numel']} | {r['tensors']} | {r['ms_per_step']:.4f} | {lt(r)} | {speed(r)} |")
-        print()
-    i8 = load(os.path.join(d, "int8.jsonl"))
-    if i8:
-        print("### 8-bit block-wise state (state_dtype = int8), 16M float32 parameters, 1 tensor\n")
-        print("| optimizer | state B/param | ideal B/param moved | ms/step | GB/s | fraction |")
-        print("|---|---|---|---|---|---|")
-        for r in i8:
-            print(f"| {label(r)} | {r['state_bytes_per_param']:.3f} | {r['bytes_per_param']:.1f} | "
-                  f"{r['ms_per_step']:.2f} | {r['gbps']:.1f} | {100 * r['fraction_of_bandwidth']:.0f}% |")
-        print()
-    bf = load(os.path.join(d, "bf16.jsonl"))
-    if bf:
-        print("### bfloat16 parameters, 16M, 1 tensor\n")
-        print("| optimizer | bf16_mode | state B/param | ms/step | GB/s | fraction |")
-        print("|---|---|---|---|---|---|")
-        for r in bf:
-            print(f"| {r['optimizer']} | {r['bf16_mode']} | {r['state_bytes_per_param']:.1f} | {r['ms_per_step']:.2f} | "
-                  f"{r['gbps']:.1f} | {100 * r['fraction_of_bandwidth']:.0f}% |")
-        print()
+    pct = lambda r: f"{100 * r['fraction_of_bandwidth']:.0f}%"
+    table(load(os.path.join(d, "small.jsonl")),
+          "100k float32 parameters in 50 tensors, 2 threads (per-step overhead)",
+          ["optimizer", "ms/step", "LibTorch ms", "speedup"],
+          lambda r: [label(r), f"{r['ms_per_step']:.4f}", lt(r), speed(r)])
+    table(load(os.path.join(d, "nobatch.jsonl")),
+          "The multi-tensor scheduler off (`--no-batch`), for comparison",
+          ["optimizer", "numel", "tensors", "ms/step, one launch per tensor", "LibTorch ms", "speedup"],
+          lambda r: [label(r), r["numel"], r["tensors"], f"{r['ms_per_step']:.4f}", lt(r), speed(r)])
+    table(load(os.path.join(d, "int8.jsonl")),
+          "8-bit block-wise state (state_dtype = int8), 16M float32 parameters, 1 tensor",
+          ["optimizer", "state B/param", "ideal B/param moved", "ms/step", "GB/s", "fraction"],
+          lambda r: [label(r), f"{r['state_bytes_per_param']:.3f}", f"{r['bytes_per_param']:.1f}",
+                     f"{r['ms_per_step']:.2f}", f"{r['gbps']:.1f}", pct(r)])
+    table(load(os.path.join(d, "bf16.jsonl")),
+          "bfloat16 parameters, 16M, 1 tensor",
+          ["optimizer", "bf16_mode", "state B/param", "ms/step", "GB/s", "fraction"],
+          lambda r: [r["optimizer"], r["bf16_mode"], f"{r['state_bytes_per_param']:.1f}",
+                     f"{r['ms_per_step']:.2f}", f"{r['gbps']:.1f}", pct(r)])
 
+
+def table(rows, title, header, cells):
+    """A markdown table of `rows` (skipped when there are none)."""
+    if not rows:
+        return
+    print(f"### {title}\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        print("| " + " | ".join(str(c) for c in cells(r)) + " |")
+    print()
 
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "perf")
