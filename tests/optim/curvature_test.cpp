@@ -238,7 +238,7 @@ TEST(AdaHessianOptim, ClosureWithGraphEqualsTheExplicitEstimateWithTheSameProbes
 
 TEST(AdaHessianOptim, WithoutGraphEstimateOrEstimatorTheStepExplains) {
   TinyNet a(1);
-  descent::AdaHessian opt(a.params());
+  descent::AdaHessian opt(a.params(), descent::AdaHessianOptions());
   a.loss().backward();
   const auto before = clones(a.params());
   const std::string msg = message_of<std::runtime_error>([&] { opt.step(); });

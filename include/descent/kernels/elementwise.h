@@ -131,6 +131,10 @@ void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t
 // ---- run-time choice of the vector clone ------------------------------------
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(__AVX2__) && !defined(DESCENT_NO_ISA_DISPATCH)
 #define DESCENT_AVX2_CLONE 1
+// Which parameter storage types get the clone: float32 and bfloat16. float64
+// (rare in training, and a clone costs build time: `flatten` compiles every
+// rule again) keeps the baseline loop.
+template <class T> inline constexpr bool kAvx2CloneFor = !std::is_same_v<T, double>;
 namespace detail {
 // Whether the AVX2 clones may run here (checked once). DESCENT_ISA=baseline in
 // the environment keeps the baseline clone (the tests run both).
@@ -157,8 +161,9 @@ void run(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end,
          Path path = Path::vector) {
   detail::with_param_io(x, [&](auto io) {
 #ifdef DESCENT_AVX2_CLONE
-    if (path == Path::vector && detail::use_avx2())
-      return detail::run_io_avx2<decltype(io)::value>(rule, x, begin, end);
+    if constexpr (kAvx2CloneFor<T>)
+      if (path == Path::vector && detail::use_avx2())
+        return detail::run_io_avx2<decltype(io)::value>(rule, x, begin, end);
 #endif
     detail::run_io<decltype(io)::value>(rule, x, begin, end, path);
   });
@@ -246,8 +251,9 @@ void run_reduce(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t en
                 Path path = Path::vector) {
   detail::with_param_io(x, [&](auto io) {
 #ifdef DESCENT_AVX2_CLONE
-    if (path == Path::vector && detail::use_avx2())
-      return detail::run_reduce_io_avx2<decltype(io)::value>(rule, x, begin, end, sums);
+    if constexpr (kAvx2CloneFor<T>)
+      if (path == Path::vector && detail::use_avx2())
+        return detail::run_reduce_io_avx2<decltype(io)::value>(rule, x, begin, end, sums);
 #endif
     detail::run_reduce_io<decltype(io)::value>(rule, x, begin, end, sums, path);
   });

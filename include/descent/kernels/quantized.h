@@ -345,7 +345,8 @@ void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std
   auto go = [&](auto io) {
     constexpr ParamIO M = decltype(io)::value;
 #ifdef DESCENT_AVX2_CLONE
-    if (path == Path::vector && detail::use_avx2()) return detail::run_quantized_io_avx2<M>(rule, x, b0, b1, sums);
+    if constexpr (kAvx2CloneFor<T>)
+      if (path == Path::vector && detail::use_avx2()) return detail::run_quantized_io_avx2<M>(rule, x, b0, b1, sums);
 #endif
     detail::run_quantized_io<M>(rule, x, b0, b1, path, sums);
   };
