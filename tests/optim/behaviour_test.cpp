@@ -32,7 +32,7 @@ std::vector<std::vector<torch::Tensor>> to_dtype(const std::vector<std::vector<t
   std::vector<std::vector<torch::Tensor>> out;
   for (const auto& g : gs) {
     out.emplace_back();
-    for (const auto& x : g) out.back().push_back(x.to(t));
+    for (const auto& x : g) out.back().push_back(x.defined() ? x.to(t) : torch::Tensor());  // undefined: no gradient
   }
   return out;
 }
@@ -527,12 +527,7 @@ TEST_P(Behaviour, BatchedLaunchesGiveTheSameBitsAsOneByOne) {
         auto p = to_dtype(init64, dtype);
         p[4] = p[4].t().contiguous().t();  // transposed layout: updated through copies, never queued
         auto opt = make(name, p, opts);
-        for (const auto& g : grads64) {
-          std::vector<torch::Tensor> gs;
-          for (const auto& x : g) gs.push_back(x.defined() ? x.to(dtype) : torch::Tensor());
-          set_grads(p, gs);
-          opt->step();
-        }
+        run(*opt, p, to_dtype(grads64, dtype));
         runs.push_back(snapshot(*opt));
       }
       EXPECT_TRUE(same(runs[0], runs[1])) << "batched vs one by one, 2 threads";

@@ -139,8 +139,6 @@ void stream_any(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int6
 
 // The streaming loop gets the same instruction-set clone as the kernels
 // (kernels/elementwise.h), so the floor is measured with the same vectors.
-template <class T, class S>
-void stream_dispatch(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e);
 #ifdef DESCENT_AVX2_CLONE
 template <class T, class S>
 __attribute__((target("avx2"), flatten)) void stream_avx2(int ns, T* p, const T* g, S* const* s, std::int64_t b,
