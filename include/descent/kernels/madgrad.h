@@ -21,10 +21,14 @@
 //   p   = p + (−lr'·wd)·p_old                  (wd > 0 and weight_decouple; p_old = p before the step)
 // Notes: lr' = lr + eps everywhere (the reference's choice); the cube root is
 // pow(x, 1/3) with the exponent in the element type, as ATen's vectorised pow
-// receives it for float32 (double for float64).
+// receives it for float32 (double for float64), computed by pow_one_third
+// (kernels/cbrt.h): branch-free and vectorised, within 3 ulp of the C
+// library's pow (70% of float results identical). Deliberate deviation: the C
+// library's pow per element held MADGRAD to 10% of the memory bandwidth.
 // States: s[0] = grad_sum_sq, s[1] = s, s[2] = x0 (momentum > 0).
 #pragma once
 
+#include <descent/kernels/cbrt.h>
 #include <descent/kernels/elementwise.h>
 #include <descent/kernels/zoo.h>
 
@@ -42,18 +46,17 @@ struct MadgradRule {
   template <class A> void operator()(A& p, A g, A* st) const {
     A& gss = st[0];
     A& s = st[1];
-    const A third = A(1.0 / 3.0);
     g = g * A(gsign);
     if constexpr (D == Decay::l2) g = g + A(weight_decay) * p;
     A x0;
     if constexpr (Momentum) {
       x0 = st[2];
     } else {
-      const A rms0 = std::pow(gss, third) + A(eps);
+      const A rms0 = pow_one_third(gss) + A(eps);
       x0 = p + A(1) * s / rms0;
     }
     gss = gss + A(lambda) * g * g;
-    A rms = std::pow(gss, third) + A(eps);
+    A rms = pow_one_third(gss) + A(eps);
     if constexpr (EpsZero) rms = rms == A(0) ? std::numeric_limits<A>::infinity() : rms;
     s = s + A(lambda) * g;
     const A p_old = p;
