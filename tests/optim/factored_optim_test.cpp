@@ -12,6 +12,7 @@
 #include <ATen/Parallel.h>
 #include <c10/util/Half.h>
 #include <gtest/gtest.h>
+#include "support/optim_testing.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,27 +22,14 @@
 
 namespace {
 
+using dtest::bit_equal;
+using dtest::flag;
+using dtest::num;
+using dtest::text;
+
 using descent::OptionMap;
 using descent::OptionValue;
 using descent::Optimizer;
-
-OptionValue num(double x) {
-  OptionValue v;
-  v.number = x;
-  return v;
-}
-OptionValue flag(bool b) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::boolean;
-  v.boolean = b;
-  return v;
-}
-OptionValue str(const std::string& s) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::string;
-  v.string = s;
-  return v;
-}
 
 std::unique_ptr<Optimizer> make(const std::string& name, const std::vector<torch::Tensor>& params,
                                 const OptionMap& options) {
@@ -53,12 +41,6 @@ std::unique_ptr<Optimizer> make(const std::string& name, const std::vector<torch
 torch::Tensor randn(at::IntArrayRef shape, std::uint64_t seed, double scale = 1.0) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   return at::randn(shape, gen, at::TensorOptions().dtype(at::kDouble)) * scale;
-}
-
-bool bit_equal(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.scalar_type() != b.scalar_type() || !a.sizes().equals(b.sizes())) return false;
-  auto ac = a.contiguous(), bc = b.contiguous();
-  return std::memcmp(ac.data_ptr(), bc.data_ptr(), ac.numel() * ac.element_size()) == 0;
 }
 
 // The golden cases' float64 criterion: |a − b| ≤ 1e-12 + 1e-9·|b| everywhere.
@@ -164,7 +146,7 @@ TEST(Factored, ChunkedTensorsMatchTheReferenceMath) {
       sa.emplace_back(ra.back());
       sc.emplace_back(rc.back());
     }
-    auto a = make("adafactor", pa, {{"momentum_dtype", str("float64")}, {"ams_bound", flag(ams)}});
+    auto a = make("adafactor", pa, {{"momentum_dtype", text("float64")}, {"ams_bound", flag(ams)}});
     auto c = make("came", pc, {{"lr", num(1e-3)}, {"weight_decay", num(0.1)}, {"ams_bound", flag(ams)}});
     for (int t = 1; t <= 4; ++t) {
       for (std::size_t i = 0; i < kShapes.size(); ++i) {
@@ -193,7 +175,7 @@ TEST(Factored, TwoThreadsGiveBitIdenticalResultsToOne) {
   ThreadsGuard guard;
   const std::vector<std::pair<std::string, OptionMap>> configs = {
       {"adafactor", {}},
-      {"adafactor", {{"ams_bound", flag(true)}, {"cautious", flag(true)}, {"momentum_dtype", str("float32")}}},
+      {"adafactor", {{"ams_bound", flag(true)}, {"cautious", flag(true)}, {"momentum_dtype", text("float32")}}},
       {"came", {{"ams_bound", flag(true)}}},
   };
   for (const auto& [name, options] : configs) {
@@ -246,7 +228,7 @@ TEST(Adafactor, ConstructorOnlyOptionsIgnoreGroupValues) {
   std::vector<descent::GroupSpec> groups(1);
   groups[0].params = {p};
   groups[0].options = {{"clip_threshold", num(0.01)}, {"eps2", num(5.0)}, {"decay_rate", num(-0.3)},
-                       {"maximize", flag(true)}, {"momentum_dtype", str("float64")}};
+                       {"maximize", flag(true)}, {"momentum_dtype", text("float64")}};
   auto a = descent::Registry::instance().make("adafactor", std::move(groups), {});
   auto b = make("adafactor", {q}, {});
   auto c = make("adafactor", {r}, {{"clip_threshold", num(0.01)}});
@@ -264,7 +246,7 @@ TEST(Adafactor, MomentumIsRoundedToItsDtype) {
   for (const char* md : {"bfloat16", "float16", "float32"}) {
     SCOPED_TRACE(md);
     auto p = randn({6, 5}, 3);
-    auto opt = make("adafactor", {p}, {{"momentum_dtype", str(md)}});
+    auto opt = make("adafactor", {p}, {{"momentum_dtype", text(md)}});
     for (int t = 1; t <= 3; ++t) {
       p.mutable_grad() = randn({6, 5}, 30 + t, 0.1);
       opt->step();

@@ -14,6 +14,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+#include "support/optim_testing.h"
 
 #include <cmath>
 #include <cstring>
@@ -23,26 +24,12 @@
 
 namespace {
 
+using dtest::bit_equal;
+using dtest::num;
+using dtest::text;
+
 using descent::OptionMap;
 using descent::OptionValue;
-
-OptionValue num(double x) {
-  OptionValue v;
-  v.number = x;
-  return v;
-}
-OptionValue str(const std::string& s) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::string;
-  v.string = s;
-  return v;
-}
-
-bool bit_equal(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.scalar_type() != b.scalar_type() || !a.sizes().equals(b.sizes())) return false;
-  auto x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.data_ptr(), y.data_ptr(), x.numel() * x.element_size()) == 0;
-}
 
 std::unique_ptr<descent::Optimizer> make(const std::string& name, std::vector<torch::Tensor> params,
                                          const OptionMap& opts) {
@@ -74,7 +61,7 @@ TEST(LionKappa, L1IsLionBitForBit) {
     }
     const OptionMap opts = {{"lr", num(0.01)}, {"weight_decay", num(0.3)}};
     OptionMap kopts = opts;
-    kopts["kappa"] = str("l1");
+    kopts["kappa"] = text("l1");
     auto lion = make("lion", a, opts);
     auto kappa = make("lion_kappa", b, kopts);
     for (int step = 0; step < 25; ++step) {
@@ -104,7 +91,7 @@ TEST(LionKappa, L1PassesLionsGoldenCases) {
     auto c = descent::golden::load_case(e.path().string());
     const auto lion = descent::golden::replay(c);
     c.optimizer = "lion_kappa";
-    c.options["kappa"] = str("l1");
+    c.options["kappa"] = text("l1");
     const auto kappa = descent::golden::replay(c);
     const auto r = descent::golden::compare(c, kappa);
     EXPECT_TRUE(r.passed) << r.detail;
@@ -134,7 +121,7 @@ Trace run_lion_kappa(const std::string& kappa, at::ScalarType dtype, double lamb
         double noise, double slack, const std::vector<torch::Tensor>& x0, const std::vector<torch::Tensor>& a) {
   Trace out;
   for (const auto& t : x0) out.params.push_back(t.to(dtype).clone());
-  OptionMap opts = {{"lr", num(lr)}, {"weight_decay", num(lambda)}, {"kappa", str(kappa)},
+  OptionMap opts = {{"lr", num(lr)}, {"weight_decay", num(lambda)}, {"kappa", text(kappa)},
                     {"huber_delta", num(0.5)}};
   auto opt = make("lion_kappa", out.params, opts);
   auto gen = at::make_generator<at::CPUGeneratorImpl>(77);
@@ -227,7 +214,7 @@ INSTANTIATE_TEST_SUITE_P(Kappa, Constraint, ::testing::Values("l1", "l2", "huber
 // ∇K(0) = 0 for l2: a zero interpolation (zero gradient, fresh state) leaves only the decay.
 TEST(LionKappa, L2AtZeroOnlyDecays) {
   auto p = at::full({3, 2}, 2.0, at::kDouble);
-  auto opt = make("lion_kappa", {p}, {{"lr", num(0.1)}, {"weight_decay", num(0.5)}, {"kappa", str("l2")}});
+  auto opt = make("lion_kappa", {p}, {{"lr", num(0.1)}, {"weight_decay", num(0.5)}, {"kappa", text("l2")}});
   p.mutable_grad() = at::zeros_like(p);
   opt->step();
   EXPECT_TRUE(at::allclose(p, at::full({3, 2}, 2.0 * (1 - 0.1 * 0.5), at::kDouble), 0, 0));
@@ -236,7 +223,7 @@ TEST(LionKappa, L2AtZeroOnlyDecays) {
 // l2 moves each tensor by exactly lr along −c/‖c‖ (plus the decay).
 TEST(LionKappa, L2StepHasLengthLr) {
   auto p = at::zeros({10}, at::kDouble);
-  auto opt = make("lion_kappa", {p}, {{"lr", num(0.1)}, {"kappa", str("l2")}});
+  auto opt = make("lion_kappa", {p}, {{"lr", num(0.1)}, {"kappa", text("l2")}});
   p.mutable_grad() = at::arange(10, at::kDouble) - 4.5;
   opt->step();
   EXPECT_NEAR(p.norm().item<double>(), 0.1, 1e-15);
@@ -247,7 +234,7 @@ TEST(LionKappa, HuberIsLinearInsideAndSignOutside) {
   auto p = at::zeros({4}, at::kDouble);
   auto opt = make("lion_kappa", {p},
                   {{"lr", num(1.0)}, {"betas", OptionValue{OptionValue::Kind::list, 0, false, "", {0.0, 0.5}}},
-                   {"kappa", str("huber")}, {"huber_delta", num(0.2)}});
+                   {"kappa", text("huber")}, {"huber_delta", num(0.2)}});
   p.mutable_grad() = at::tensor({-1.0, -0.1, 0.05, 0.4}, at::kDouble);
   opt->step();  // β1 = 0: c = g
   EXPECT_TRUE(at::allclose(p, at::tensor({1.0, 0.5, -0.25, -1.0}, at::kDouble), 0, 1e-15)) << p;
@@ -255,9 +242,9 @@ TEST(LionKappa, HuberIsLinearInsideAndSignOutside) {
 
 TEST(LionKappa, OptionsAreChecked) {
   auto p = at::zeros({2});
-  EXPECT_THROW(make("lion_kappa", {p}, {{"kappa", str("linf")}}), descent::OptionError);
+  EXPECT_THROW(make("lion_kappa", {p}, {{"kappa", text("linf")}}), descent::OptionError);
   EXPECT_THROW(make("lion_kappa", {p}, {{"huber_delta", num(0.0)}}), descent::OptionError);
-  EXPECT_NO_THROW(make("lion_kappa", {p}, {{"kappa", str("huber")}, {"huber_delta", num(1e-3)}}));
+  EXPECT_NO_THROW(make("lion_kappa", {p}, {{"kappa", text("huber")}, {"huber_delta", num(1e-3)}}));
 }
 
 }  // namespace

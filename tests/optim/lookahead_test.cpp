@@ -11,6 +11,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+#include "support/optim_testing.h"
 #include <torch/optim/schedulers/step_lr.h>
 #include <torch/serialize.h>
 
@@ -23,30 +24,17 @@
 
 namespace {
 
+using dtest::bit_equal;
+using dtest::flag;
+using dtest::num;
+using dtest::text;
+
 using descent::Lookahead;
 using descent::LookaheadOptions;
 using descent::OptionError;
 using descent::OptionMap;
 using descent::OptionValue;
 using descent::Optimizer;
-
-OptionValue num(double x) {
-  OptionValue v;
-  v.number = x;
-  return v;
-}
-OptionValue str(const std::string& s) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::string;
-  v.string = s;
-  return v;
-}
-OptionValue flag(bool b) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::boolean;
-  v.boolean = b;
-  return v;
-}
 
 std::unique_ptr<Optimizer> make(const std::string& name, const std::vector<torch::Tensor>& params,
                                 const OptionMap& options) {
@@ -76,14 +64,6 @@ void set_grads(const std::vector<torch::Tensor>& params, int t) {
     auto g = at::randn(params[i].sizes(), gen, at::TensorOptions().dtype(at::kDouble)).to(params[i].scalar_type());
     params[i].mutable_grad() = (i == 1 && t == 3) ? torch::Tensor() : g * 0.1;
   }
-}
-
-bool bit_equal(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.defined() != b.defined()) return false;
-  if (!a.defined()) return true;
-  if (a.scalar_type() != b.scalar_type() || !a.sizes().equals(b.sizes())) return false;
-  auto ac = a.contiguous(), bc = b.contiguous();
-  return std::memcmp(ac.data_ptr(), bc.data_ptr(), ac.numel() * ac.element_size()) == 0;
 }
 
 bool all_bit_equal(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
@@ -170,10 +150,10 @@ TEST(Lookahead, KOneAlphaOneIsTheInnerOptimizerBitForBit) {
         SCOPED_TRACE(name + " " + pullback + " " + c10::toString(dtype));
         auto p = params_of(dtype, 1), q = clones(p);
         OptionMap la = options;
-        la["optimizer"] = str(name);
+        la["optimizer"] = text(name);
         la["k"] = num(1);
         la["alpha"] = num(1.0);
-        la["pullback_momentum"] = str(pullback);
+        la["pullback_momentum"] = text(pullback);
         auto a = make("lookahead", p, la);
         auto b = make(name, q, options);
         run(*a, p, 1, 9);
@@ -272,10 +252,10 @@ TEST(Lookahead, WrapsSgdWithMomentumAndPullsTheMomentumBack) {
     auto p = params_of(at::kDouble, 6), q = clones(p);
     const auto init = clones(p);
     OptionMap la = sgd;
-    la["optimizer"] = str("sgd");
+    la["optimizer"] = text("sgd");
     la["k"] = num(2);
     la["alpha"] = num(0.5);
-    la["pullback_momentum"] = str(mode);
+    la["pullback_momentum"] = text(mode);
     auto a = make("lookahead", p, la);
     auto b = make("sgd", q, sgd);
     run(*a, p, 1, 3);  // steps 1, 2: a sync after step 2
@@ -304,10 +284,10 @@ TEST(Lookahead, WrapsSgdWithMomentumAndPullsTheMomentumBack) {
 
 TEST(LookaheadCheckpoint, ResumesBitIdenticallyWithItsSlowWeights) {
   const std::vector<OptionMap> configs = {
-      {{"optimizer", str("adamw")}, {"lr", num(0.01)}, {"amsgrad", flag(true)}, {"k", num(3)}},
-      {{"optimizer", str("sgd")}, {"lr", num(0.1)}, {"momentum", num(0.9)}, {"k", num(2)},
-       {"pullback_momentum", str("pullback")}, {"alpha", num(0.7)}},
-      {{"optimizer", str("adafactor")}, {"lr", num(0.01)}, {"k", num(4)}},
+      {{"optimizer", text("adamw")}, {"lr", num(0.01)}, {"amsgrad", flag(true)}, {"k", num(3)}},
+      {{"optimizer", text("sgd")}, {"lr", num(0.1)}, {"momentum", num(0.9)}, {"k", num(2)},
+       {"pullback_momentum", text("pullback")}, {"alpha", num(0.7)}},
+      {{"optimizer", text("adafactor")}, {"lr", num(0.01)}, {"k", num(4)}},
   };
   for (const auto& config : configs) {
     for (auto dtype : {at::kDouble, at::kFloat, at::kBFloat16}) {
@@ -358,14 +338,14 @@ void expect_refused(const OptionMap& config, const std::string& bytes, const std
 }
 
 TEST(LookaheadCheckpoint, RefusesForeignAndBrokenCheckpointsUnchanged) {
-  const OptionMap adamw = {{"optimizer", str("adamw")}, {"lr", num(0.01)}, {"k", num(3)}};
+  const OptionMap adamw = {{"optimizer", text("adamw")}, {"lr", num(0.01)}, {"k", num(3)}};
   auto p = params_of(at::kFloat, 9);
   // The inner optimizer's own checkpoint.
   auto plain = make("adamw", p, {{"lr", num(0.01)}});
   run(*plain, p, 1, 3);
   expect_refused(adamw, checkpoint(*plain), "'adamw'");
   // A Lookahead around another optimizer.
-  auto sgd = make("lookahead", p, {{"optimizer", str("sgd")}, {"lr", num(0.01)}, {"momentum", num(0.9)}});
+  auto sgd = make("lookahead", p, {{"optimizer", text("sgd")}, {"lr", num(0.01)}, {"momentum", num(0.9)}});
   run(*sgd, p, 1, 3);
   expect_refused(adamw, checkpoint(*sgd), "lookahead");
   // Truncated.
@@ -407,8 +387,8 @@ TEST(LookaheadOptions, InvalidValuesAreRefusedNamingTheOption) {
   auto p = params_of(at::kFloat, 10);
   auto bad = [&](const OptionMap& m) { return message_of([&] { make("lookahead", p, m); }); };
   EXPECT_NE(bad({{"k", num(2.5)}}).find("integer"), std::string::npos);
-  EXPECT_NE(bad({{"optimizer", str("no_such")}}).find("lookahead"), std::string::npos);
-  EXPECT_NE(bad({{"optimizer", str("lookahead")}}).find("lookahead"), std::string::npos);
+  EXPECT_NE(bad({{"optimizer", text("no_such")}}).find("lookahead"), std::string::npos);
+  EXPECT_NE(bad({{"optimizer", text("lookahead")}}).find("lookahead"), std::string::npos);
   const std::string inner = bad({{"eps", num(-1)}});
   EXPECT_NE(inner.find("lookahead"), std::string::npos) << inner;
   EXPECT_NE(inner.find("eps"), std::string::npos) << inner;

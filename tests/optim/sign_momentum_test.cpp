@@ -11,6 +11,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
+#include "support/optim_testing.h"
 
 #include <cstring>
 #include <string>
@@ -18,32 +19,13 @@
 
 namespace {
 
+using dtest::bit_equal;
+using dtest::list;
+using dtest::num;
+using dtest::text;
+
 using descent::OptionMap;
 using descent::OptionValue;
-
-OptionValue num(double x) {
-  OptionValue v;
-  v.number = x;
-  return v;
-}
-OptionValue str(const std::string& s) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::string;
-  v.string = s;
-  return v;
-}
-OptionValue list(std::vector<double> xs) {
-  OptionValue v;
-  v.kind = OptionValue::Kind::list;
-  v.list = std::move(xs);
-  return v;
-}
-
-bool bit_equal(const torch::Tensor& a, const torch::Tensor& b) {
-  if (a.scalar_type() != b.scalar_type() || !a.sizes().equals(b.sizes())) return false;
-  auto x = a.contiguous(), y = b.contiguous();
-  return std::memcmp(x.data_ptr(), y.data_ptr(), x.numel() * x.element_size()) == 0;
-}
 
 std::unique_ptr<descent::Optimizer> make(const std::string& name, std::vector<torch::Tensor> params,
                                          const OptionMap& opts) {
@@ -82,8 +64,8 @@ std::vector<torch::Tensor> run(const std::string& name, const OptionMap& opts, a
 const std::vector<std::pair<std::string, OptionMap>>& variants() {
   static const std::vector<std::pair<std::string, OptionMap>> v = {
       {"adan", {{"lr", num(0.01)}, {"max_grad_norm", num(0.5)}, {"weight_decay", num(0.01)}}},
-      {"lion_kappa", {{"lr", num(0.01)}, {"kappa", str("l2")}, {"weight_decay", num(0.1)}}},
-      {"lion_kappa", {{"lr", num(0.01)}, {"kappa", str("huber")}, {"huber_delta", num(0.02)}}},
+      {"lion_kappa", {{"lr", num(0.01)}, {"kappa", text("l2")}, {"weight_decay", num(0.1)}}},
+      {"lion_kappa", {{"lr", num(0.01)}, {"kappa", text("huber")}, {"huber_delta", num(0.02)}}},
       {"lars", {{"lr", num(0.1)}, {"weight_decay", num(0.01)}, {"nesterov", OptionValue{OptionValue::Kind::boolean, 0, true, "", {}}}}},
       {"sgd_sai", {{"lr", num(0.01)}}},
       {"aggmo", {{"lr", num(0.01)}, {"betas", list({0.9, 0.0, 0.9, 0.5, 0.3, 0.7, 0.99})}, {"weight_decay", num(0.01)}}},

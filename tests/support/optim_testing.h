@@ -60,6 +60,13 @@ inline OptionValue text(const std::string& s) {
   return v;
 }
 
+inline OptionValue list(std::vector<double> xs) {
+  OptionValue v;
+  v.kind = OptionValue::Kind::list;
+  v.list = std::move(xs);
+  return v;
+}
+
 inline OptionMap lr_only(double lr = 0.01) { return {{"lr", num(lr)}}; }
 
 inline std::vector<std::string> optimizer_names() { return descent::Registry::instance().names(); }

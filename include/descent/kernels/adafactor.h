@@ -72,18 +72,6 @@ inline constexpr Rounding kMomentumRounding = M == Momentum::bf16 ? Rounding::bf
                                                                     : Rounding::f32;
 
 namespace detail {
-// pre for the element, from the driver (factored) or from v (and v̂).
-template <bool Factored, bool Ams, class A>
-inline A adafactor_pre(A pre, const A* s, double bc2) {
-  if constexpr (Ams) {
-    return rsqrt(static_cast<A>(s[Factored ? 0 : 1] / A(bc2)));
-  } else if constexpr (!Factored) {
-    return rsqrt(s[0]);
-  } else {
-    return pre;
-  }
-}
-
 // The momentum step: m ← lerp(m, U, w1) in momentum_dtype; returns the new U.
 template <Momentum M, class A>
 inline A adafactor_momentum(A u, A& m, const AdafactorScalars& c) {
@@ -91,7 +79,7 @@ inline A adafactor_momentum(A u, A& m, const AdafactorScalars& c) {
     m = static_cast<A>(lerp<double>(static_cast<double>(m), static_cast<double>(u), c.w1));
     return m;
   } else if constexpr (M != Momentum::none) {
-    constexpr Rounding R = M == Momentum::bf16 ? Rounding::bf16 : M == Momentum::f16 ? Rounding::f16 : Rounding::f32;
+    constexpr Rounding R = kMomentumRounding<M>;
     const float e = round_to<R>(static_cast<float>(u));
     m = static_cast<A>(round_to<R>(lerp_fma(static_cast<float>(m), e, static_cast<float>(c.w1))));
     return m;
@@ -161,7 +149,7 @@ struct AdafactorApply {
 
   template <class A> void operator()(A& p, A g, A pre, A* s, A*, A&) const {
     g = g * A(c.gsign);
-    A u = detail::adafactor_pre<Factored, Ams>(pre, s, c.bias_correction2) * g;
+    A u = factored_pre<Factored, Ams>(pre, s, c.bias_correction2) * g;
     u = u / A(c.factor);
     u = u * A(c.lr);
     if constexpr (M != Momentum::none) u = detail::adafactor_momentum<M>(u, s[kMoment], c);
@@ -187,7 +175,7 @@ struct AdafactorMomentum {
 
   template <class A> void operator()(A&, A g, A pre, A* s, A* terms, A&) const {
     g = g * A(c.gsign);
-    A u = detail::adafactor_pre<Factored, Ams>(pre, s, c.bias_correction2) * g;
+    A u = factored_pre<Factored, Ams>(pre, s, c.bias_correction2) * g;
     u = u / A(c.factor);
     u = u * A(c.lr);
     u = detail::adafactor_momentum<M>(u, s[kMoment], c);

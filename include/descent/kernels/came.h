@@ -44,19 +44,6 @@ struct CameScalars {
   double decay = 1;   // 1 − wd·lr (or 1 − wd): decoupled weight decay factor
 };
 
-namespace detail {
-template <bool Factored, bool Ams, class A>
-inline A came_pre(A pre, const A* s, double beta2) {
-  if constexpr (Ams) {
-    return rsqrt(static_cast<A>(s[Factored ? 0 : 1] / A(beta2)));
-  } else if constexpr (!Factored) {
-    return rsqrt(s[0]);
-  } else {
-    return pre;
-  }
-}
-}  // namespace detail
-
 // u = g² + eps1 summed per row and column (factored tensors).
 struct CameSquares {
   static constexpr int kStates = 0;
@@ -111,7 +98,7 @@ struct CameApply {
 
   template <class A> void operator()(A& p, A g, A, A* s, A*, A&) const {
     g = g * A(c.gsign);
-    A u = detail::came_pre<false, Ams>(A(0), s, c.beta2) * g;
+    A u = factored_pre<false, Ams>(A(0), s, c.beta2) * g;
     u = u / A(c.factor);
     A& m = s[kStates - 1];
     m = ema(m, u, c.beta1, c.one_minus_beta1);
@@ -135,7 +122,7 @@ struct CameResidual {
 
   template <class A> void operator()(A&, A g, A pre, A* s, A*, A& rc) const {
     g = g * A(c.gsign);
-    A u = detail::came_pre<true, Ams>(pre, s, c.beta2) * g;
+    A u = factored_pre<true, Ams>(pre, s, c.beta2) * g;
     u = u / A(c.factor);
     A& m = s[kStates - 1];
     m = ema(m, u, c.beta1, c.one_minus_beta1);

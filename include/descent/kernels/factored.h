@@ -50,6 +50,21 @@ struct Grid {
 // torch.rsqrt on the CPU: 1 / sqrt(x), each correctly rounded.
 template <class A> inline A rsqrt(A x) { return A(1) / std::sqrt(x); }
 
+// The preconditioner of one element, shared by Adafactor and CAME: from the
+// grid driver (factored tensors) or rsqrt(v) (unfactored); with ams_bound,
+// rsqrt(v̂ / divisor) (Adafactor: bias_correction2, CAME: beta2).
+// States: [v] (unfactored), then [v̂] (ams_bound).
+template <bool Factored, bool Ams, class A>
+inline A factored_pre(A pre, const A* s, double divisor) {
+  if constexpr (Ams) {
+    return rsqrt(static_cast<A>(s[Factored ? 0 : 1] / A(divisor)));
+  } else if constexpr (!Factored) {
+    return rsqrt(s[0]);
+  } else {
+    return pre;
+  }
+}
+
 // torch.maximum / torch.max(a, b): NaN if either is NaN.
 template <class A> inline A maximum(A a, A b) {
   return (a > b || a != a) ? a : b;

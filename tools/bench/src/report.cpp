@@ -415,6 +415,23 @@ std::vector<const CellResult*> display_order(std::vector<const CellResult*> cell
 
 int key_height(std::size_t series) { return std::max(330, static_cast<int>(series) * 15 + 90); }
 
+// One line plot per (workload, kind): the series (gnuplot "file using ... title ..." clauses) with the key
+// outside on the right; axes holds the axis set-up lines; log_y puts y on a log scale.
+void push_line_plot(PlotSet& ps, std::string id, std::string caption, const std::vector<std::string>& series,
+                    const std::string& axes, bool log_y) {
+  Plot p;
+  p.id = std::move(id);
+  p.caption = std::move(caption);
+  std::ostringstream s;
+  s << terminal(760, key_height(series.size()), p.id) << kGrid << "set key outside right top spacing 0.9\n" << axes;
+  if (log_y) s << "set logscale y\nset format y '%.0e'\n";
+  s << "plot ";
+  for (std::size_t i = 0; i < series.size(); ++i) s << (i ? ", \\\n     " : "") << series[i];
+  s << "\n";
+  p.script = s.str();
+  ps.plots.push_back(std::move(p));
+}
+
 void curve_plot(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, const std::vector<const CellResult*>& cells,
                 const std::string& kind) {
   // kind: val_loss | val_acc | train_loss
@@ -443,23 +460,14 @@ void curve_plot(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, const 
                      " title " + gq(c->optimizer));
   }
   if (series.empty()) return;
-  Plot p;
-  p.id = w.name + "__" + kind;
   const std::string what = kind == "train_loss" ? "training loss (minibatch, averaged over " +
                                                       std::to_string(std::max(1, (w.steps + 199) / 200)) + " steps)"
                            : acc               ? "validation accuracy (%)"
                                                : w.loss_name;
-  p.caption = w.title + ": " + what + " against steps, mean over seeds at each optimizer's chosen lr" +
-              (log ? " (log scale)" : "") + ".";
-  std::ostringstream s;
-  s << terminal(760, key_height(series.size()), p.id) << kGrid << "set key outside right top spacing 0.9\n"
-    << "set xlabel 'step'\nset ylabel " << gq(what) << "\n";
-  if (log) s << "set logscale y\nset format y '%.0e'\n";
-  s << "plot ";
-  for (std::size_t i = 0; i < series.size(); ++i) s << (i ? ", \\\n     " : "") << series[i];
-  s << "\n";
-  p.script = s.str();
-  ps.plots.push_back(p);
+  push_line_plot(ps, w.name + "__" + kind,
+                 w.title + ": " + what + " against steps, mean over seeds at each optimizer's chosen lr" +
+                     (log ? " (log scale)" : "") + ".",
+                 series, "set xlabel 'step'\nset ylabel " + gq(what) + "\n", log);
 }
 
 void lr_plot(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, const std::vector<const CellResult*>& cells) {
@@ -484,21 +492,13 @@ void lr_plot(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, const std
                      style_of(optimizer_index(r, c->optimizer)) + " title " + gq(c->optimizer));
   }
   if (series.empty()) return;
-  Plot p;
-  p.id = w.name + "__lr";
   const std::string what = acc ? "final validation accuracy (%)" : "final " + w.loss_name;
-  p.caption = w.title + ": learning-rate sensitivity, " + what +
-              " of the first seed at each lr of the grid (diverged runs omitted). The chosen lr is the best point "
-              "of each line.";
-  std::ostringstream s;
-  s << terminal(760, key_height(series.size()), p.id) << kGrid << "set key outside right top spacing 0.9\n"
-    << "set logscale x\nset format x '%.0e'\nset xlabel 'learning rate'\nset ylabel " << gq(what) << "\n";
-  if (log) s << "set logscale y\nset format y '%.0e'\n";
-  s << "plot ";
-  for (std::size_t i = 0; i < series.size(); ++i) s << (i ? ", \\\n     " : "") << series[i];
-  s << "\n";
-  p.script = s.str();
-  ps.plots.push_back(p);
+  push_line_plot(ps, w.name + "__lr",
+                 w.title + ": learning-rate sensitivity, " + what +
+                     " of the first seed at each lr of the grid (diverged runs omitted). The chosen lr is the best "
+                     "point of each line.",
+                 series, "set logscale x\nset format x '%.0e'\nset xlabel 'learning rate'\nset ylabel " + gq(what) + "\n",
+                 log);
 }
 
 void bar_plots(PlotSet& ps, const BenchResult& r, const WorkloadInfo& w, const std::vector<const CellResult*>& cells) {
