@@ -42,7 +42,7 @@ struct AdaBeliefRule {
 
   template <class A> void operator()(A& p, A g, A* s) const {
     p = p * A(decay);
-    g = l2_on ? g + A(l2) * p : g;
+    g = select_flag(l2_on, g + A(l2) * p, g);
     A& m = s[0];
     A& var = s[1];
     m = ema(m, g, beta1, one_minus_beta1);

@@ -34,7 +34,7 @@ struct AdaBoundRule {
   template <class A> void operator()(A& p, A g, A* s) const {
     g = g * A(gsign);
     p = p * A(decay);
-    g = l2_on ? g + A(l2) * p : g;
+    g = select_flag(l2_on, g + A(l2) * p, g);
     A& m = s[0];
     A& v = s[1];
     m = ema(m, g, beta1, one_minus_beta1);

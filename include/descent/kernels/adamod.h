@@ -33,7 +33,7 @@ struct AdaModRule {
   template <class A> void operator()(A& p, A g, A* s) const {
     g = g * A(gsign);
     p = p * A(decay);
-    g = l2_on ? g + A(l2) * p : g;
+    g = select_flag(l2_on, g + A(l2) * p, g);
     A& m = s[0];
     A& v = s[1];
     A& lr_avg = s[2];

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <descent/kernels/elementwise.h>
+#include <descent/kernels/moments.h>
 
 namespace descent::kernels {
 
@@ -41,7 +42,7 @@ struct AggmoRule {
     g = g * A(gsign);
     p = p * A(decay);
     const A gd = g + A(l2) * p;
-    g = l2_on ? gd : g;
+    g = select_flag(l2_on, gd, g);
     if constexpr (WriteGrad) s[N] = g;
     for (int k = 0; k < N; ++k) {
       s[k] = s[k] * A(beta[k]) + g;

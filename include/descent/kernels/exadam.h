@@ -31,7 +31,7 @@ struct ExAdamRule {
   double eps = 1e-8, neg_step_size = 0;
 
   template <class A> void operator()(A& p, A g, A* s) const {
-    p = decay_on ? p + A(neg_lr_wd) * p : p;
+    p = select_flag(decay_on, p + A(neg_lr_wd) * p, p);
     A& m = s[0];
     A& v = s[1];
     m = ema(m, g, beta1, one_minus_beta1);

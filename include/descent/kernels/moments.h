@@ -5,8 +5,30 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <type_traits>
 
 namespace descent::kernels {
+
+// `on ? a : b` for a flag that is the same for every element (an option
+// switched on or off), as bit operations: a mask from the flag, and, or. GCC
+// does not vectorise a select on a scalar bool in loops that mix 16- and
+// 32-bit lanes (bfloat16 parameters with stochastic rounding), and rules
+// written with one ran scalar there (adabelief, yogi, lion: 9-12% of the
+// bandwidth). The result is a's or b's bits, exactly.
+template <class A> inline A select_flag(bool on, A a, A b) {
+  static_assert(sizeof(A) == 4 || sizeof(A) == 8);
+  using U = std::conditional_t<sizeof(A) == 4, std::uint32_t, std::uint64_t>;
+  const U mask = U(0) - static_cast<U>(on);
+  U ua, ub;
+  std::memcpy(&ua, &a, sizeof ua);
+  std::memcpy(&ub, &b, sizeof ub);
+  const U r = (ua & mask) | (ub & ~mask);
+  A out;
+  std::memcpy(&out, &r, sizeof out);
+  return out;
+}
 
 // m.mul_(beta).add_(g, alpha=1-beta): exponential moving average.
 template <class A> inline A ema(A m, A g, double beta, double one_minus_beta) {

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <descent/kernels/elementwise.h>
+#include <descent/kernels/moments.h>
 
 #include <cmath>
 
@@ -33,16 +34,16 @@ struct QHAdamRule {
   template <class A> void operator()(A& p, A g, A* s) const {
     g = g * A(gsign);
     p = p * A(decay);
-    g = l2_on ? g + A(l2) * p : g;
+    g = select_flag(l2_on, g + A(l2) * p, g);
     const A g2 = g * g;
     A& m = s[0];
     A& v = s[1];
     m = m * A(beta1_adj) + A(one_minus_beta1_adj) * g;
     v = v * A(beta2_adj) + (A(1) - A(beta2_adj) * g2);
     A avg = m * A(nu1);
-    avg = nu1_on ? avg + A(one_minus_nu1) * g : avg;
+    avg = select_flag(nu1_on, avg + A(one_minus_nu1) * g, avg);
     A rms = v * A(nu2);
-    rms = nu2_on ? rms + A(one_minus_nu2) * g2 : rms;
+    rms = select_flag(nu2_on, rms + A(one_minus_nu2) * g2, rms);
     rms = std::sqrt(rms) + A(eps);
     p = p + A(neg_lr) * avg / rms;
   }

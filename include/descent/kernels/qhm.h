@@ -27,7 +27,7 @@ struct QhmRule {
     g = g * A(gsign);
     p = p * A(decay);
     const A gd = g + A(l2) * p;
-    g = l2_on ? gd : g;
+    g = select_flag(l2_on, gd, g);
     s[0] = ema(s[0], g, momentum, one_minus_momentum);
     p = p + A(neg_lr_nu) * s[0];
     p = p + A(neg_lr_one_minus_nu) * g;

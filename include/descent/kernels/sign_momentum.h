@@ -64,7 +64,7 @@ struct SignMomentumRule {
   template <class A> void operator()(A& p, A g, A* s) const {
     g = g * A(gsign);
     const A gd = g + A(l2) * p;  // grad.add_(p, alpha=weight_decay)
-    g = l2_on ? gd : g;
+    g = select_flag(l2_on, gd, g);
     p = p * A(decay);
     A m = A(0);
     if constexpr (Stateful) m = s[0];
