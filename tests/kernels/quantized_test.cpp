@@ -113,7 +113,8 @@ TEST(Quantize, NearestEqualsFullArgmin) {
     // around it, every code and its neighbours: where ties and off-by-one
     // searches would show.
     for (int i = 0; i < 256; ++i) {
-      for (float x : {code[i], (i < 255 ? (code[i] + code[i + 1]) / 2 : code[i])}) {
+      // (thr[i]: the lookup's own decision point, where the argmin flips to i + 1)
+      for (float x : {code[i], (i < 255 ? (code[i] + code[i + 1]) / 2 : code[i]), (i < 255 ? qm->thr[i] : code[i])}) {
         float lo = x, hi = x;
         for (int k = 0; k < 6; ++k) {
           xs.push_back(lo);

@@ -55,19 +55,25 @@ namespace descent::kernels {
 inline constexpr std::int64_t kMaxQuantBlock = 4096;
 
 // A sorted code book of 256 float32 values, with a lookup table that finds
-// the codes around a value in O(1): the value's sign, exponent and top
-// kQuantSubBits mantissa bits pick a bucket; start[sign, bucket] is the last
-// code at or below the bucket's smallest value, and kQuantScan branch-free
-// forward steps (a bucket holds at most that many codes; build_quant_lookup
-// checks) find the last code at or below x.
+// the nearest code in O(1) without comparing distances. The argmin's choice
+// between neighbouring codes j and j + 1 flips at one float32 value thr[j]
+// (precomputed: the first x at which fl(|x − code[j+1]|) < fl(|x − code[j]|)),
+// so the nearest index is the number of thresholds at or below x. The value's
+// sign, exponent and top kQuantSubBits mantissa bits pick a bucket;
+// start[sign, bucket] counts the thresholds at or below the bucket's smallest
+// value, and kQuantScan independent comparisons (a bucket holds at most that
+// many thresholds; build_quant_lookup checks) count the rest.
 inline constexpr int kQuantSubBits = 6;
-inline constexpr int kQuantScan = 3;
+inline constexpr int kQuantScan = 2;  // enough for bitsandbytes' dynamic maps (checked when they are built)
 inline constexpr int kQuantEmin = 127 - 24;  // biased exponents below: one bucket (|x| < 2^-24)
 inline constexpr int kQuantBuckets = 1 + (127 - kQuantEmin + 1) * (1 << kQuantSubBits) + 1;
 
 struct QuantMap {
   float code[256];
-  float next[256];  // code[j + 1], +inf for j = 255
+  // thr[j]: the smallest float32 x (code[j] < x <= code[j + 1]) that the
+  // argmin gives to code j + 1 rather than j; +inf from j = 255 on (padding
+  // for the scan).
+  float thr[256 + kQuantScan];
   // start[sign·kQuantBuckets + bucket]; int32 and one-dimensional, so that AVX2
   // can gather it (12.8 KB, L1-resident)
   std::int32_t start[2 * kQuantBuckets];
@@ -84,13 +90,52 @@ inline int quant_bucket(std::uint32_t a) {
 }
 }  // namespace detail
 
-// Fills m.next and m.start from m.code (call once after setting the codes).
-// Returns false if a bucket holds more than kQuantScan codes (then the
-// branch-free search would be wrong: use more sub-bits).
+namespace detail {
+// Floats in value order as integers (−0 and +0 both 0), and back.
+inline std::int64_t float_order(float x) {
+  std::int32_t b;
+  std::memcpy(&b, &x, sizeof b);
+  return b >= 0 ? b : -static_cast<std::int64_t>(b & 0x7fffffff);
+}
+inline float order_float(std::int64_t k) {
+  const std::int32_t b = k >= 0 ? static_cast<std::int32_t>(k) : static_cast<std::int32_t>((-k) | 0x80000000LL);
+  float x;
+  std::memcpy(&x, &b, sizeof x);
+  return x;
+}
+// Whether the argmin over {lo, hi} (lo first) gives x to hi: the float32
+// distances of torch.abs(x − code).
+inline bool nearer_to_hi(float x, float lo, float hi) { return std::abs(x - hi) < std::abs(x - lo); }
+}  // namespace detail
+
+// Fills m.thr and m.start from m.code (call once after setting the codes).
+// Returns false if a bucket holds more than kQuantScan thresholds (then the
+// branch-free count would be wrong: use more sub-bits) or the codes are not
+// sorted.
 inline bool build_quant_lookup(QuantMap& m) {
-  for (int j = 0; j < 255; ++j) m.next[j] = m.code[j + 1];
-  m.next[255] = std::numeric_limits<float>::infinity();
   bool ok = true;
+  for (int j = 0; j < 255; ++j) ok = ok && m.code[j] <= m.code[j + 1];
+  if (!ok) return false;
+  // thr[j] for distinct neighbours: binary search over the floats in
+  // (code[j], code[j + 1]]; the choice is monotone there (the distance to
+  // code[j] grows, the one to code[j + 1] shrinks, each rounded monotonically).
+  for (int j = 254; j >= 0; --j) {
+    const float lo = m.code[j], hi = m.code[j + 1];
+    if (!(lo < hi)) {
+      // Equal codes: the argmin keeps the lower index, so x passes from the
+      // code before this run straight to the code after it.
+      m.thr[j] = j + 1 < 255 ? m.thr[j + 1] : std::numeric_limits<float>::infinity();
+      continue;
+    }
+    std::int64_t a = detail::float_order(lo), b = detail::float_order(hi);  // P(a) false, P(b) true
+    while (b - a > 1) {
+      const std::int64_t mid = a + (b - a) / 2;
+      if (detail::nearer_to_hi(detail::order_float(mid), lo, hi)) b = mid;
+      else a = mid;
+    }
+    m.thr[j] = detail::order_float(b);
+  }
+  for (int j = 255; j < 256 + kQuantScan; ++j) m.thr[j] = std::numeric_limits<float>::infinity();
   for (int s = 0; s < 2; ++s) {
     for (int b = 0; b < kQuantBuckets; ++b) {
       // The bucket's magnitudes lie in [lo, hi); its smallest value is lo
@@ -110,11 +155,11 @@ inline bool build_quant_lookup(QuantMap& m) {
       }
       const double smallest = s == 0 ? lo : -hi;
       const double largest = s == 0 ? hi : -lo;
-      int j = 0;
-      while (j < 255 && static_cast<double>(m.code[j + 1]) <= smallest) ++j;
+      int j = 0;  // thresholds at or below every value of the bucket
+      while (j < 255 && static_cast<double>(m.thr[j]) <= smallest) ++j;
       m.start[s * kQuantBuckets + b] = j;
-      int within = 0;  // codes in (smallest, largest]: the scan's steps
-      while (j + within < 255 && static_cast<double>(m.code[j + within + 1]) <= largest) ++within;
+      int within = 0;  // thresholds in (smallest, largest): the scan's comparisons
+      while (j + within < 255 && static_cast<double>(m.thr[j + within]) <= largest) ++within;
       if (within > kQuantScan && b != kQuantBuckets - 1) ok = false;
     }
   }
@@ -126,23 +171,20 @@ inline bool build_quant_lookup(QuantMap& m) {
 // index 0 for NaN (argmin treats NaN as the minimum, and every difference is
 // NaN) and for ±inf (every difference is inf). The code book is sorted, and
 // |x − c| rounded to float32 is monotone in c on each side of x, so the
-// minimum lies at one of the two codes around x;
-// the book's gaps are far wider than one rounding of |x − c|, so no farther
-// code can tie with the nearer of the two (the kernel tests check the result
-// against a full argmin).
+// minimum lies at one of the two codes around x, and which of the two flips at
+// thr[j]: the index is the count of thresholds at or below x (the book's gaps
+// are far wider than one rounding of |x − c|, so no farther code can tie with
+// the nearer of the two; the kernel tests check the result against a full
+// argmin).
 // No branches (NaN and +inf run the lookup too, on a valid bucket, and are
-// replaced at the end), so the loops calling it vectorise with gathers.
+// replaced at the end), so the loops calling it vectorise with gathers: one
+// for the bucket, kQuantScan independent ones for the thresholds.
 inline std::uint8_t quantize_nearest(const QuantMap& m, float x) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
-  const float* code = m.code;
-  // j: the last index with code[j] <= x (0 when x < code[0])
-  int j = m.start[static_cast<int>(u >> 31) * kQuantBuckets + detail::quant_bucket(u & 0x7fffffffu)];
-  for (int t = 0; t < kQuantScan; ++t) j += m.next[j] <= x;
-  const int hi = j + (j < 255);
-  const float d_lo = std::abs(x - code[j]);
-  const float d_hi = std::abs(x - code[hi]);
-  const int nearest = j + static_cast<int>(d_hi < d_lo);  // (hi == j when j = 255)
+  const int first = m.start[static_cast<int>(u >> 31) * kQuantBuckets + detail::quant_bucket(u & 0x7fffffffu)];
+  int nearest = first;
+  for (int t = 0; t < kQuantScan; ++t) nearest += m.thr[first + t] <= x;
   const bool none = x != x || x == std::numeric_limits<float>::infinity();
   return static_cast<std::uint8_t>(none ? 0 : nearest);
 }
