@@ -65,7 +65,12 @@ TEST(BenchCli, InterruptWritesThePartialReport) {
   ASSERT_FALSE(j["runs"].empty());
   // 3 workloads x 40+ optimizers x 12 runs were planned; far fewer ran.
   EXPECT_LT(j["runs"].size(), 3u * 40u * 12u / 2u);
-  int interrupted = 0;
-  for (const auto& run : j["runs"]) interrupted += run["status"] == "interrupted";
-  EXPECT_GE(interrupted, 1);
+  // Whether a run was in flight when the signal came is timing (these runs
+  // last milliseconds, and the gap between two can catch it): a run cut short
+  // is marked "interrupted", which protocol_test checks deterministically
+  // (Protocol.StopFlagEndsTheRun); here every recorded run has a status.
+  for (const auto& run : j["runs"]) {
+    const auto status = run["status"].get<std::string>();
+    EXPECT_TRUE(status == "ok" || status == "diverged" || status == "interrupted" || status == "failed") << status;
+  }
 }
