@@ -158,7 +158,7 @@ inline bool build_quant_lookup(QuantMap& m) {
       int j = 0;  // thresholds at or below every value of the bucket
       while (j < 255 && static_cast<double>(m.thr[j]) <= smallest) ++j;
       m.start[s * kQuantBuckets + b] = j;
-      int within = 0;  // thresholds in (smallest, largest): the scan's comparisons
+      int within = 0;  // thresholds in (smallest, largest]: the scan's comparisons
       while (j + within < 255 && static_cast<double>(m.thr[j + within]) <= largest) ++within;
       if (within > kQuantScan && b != kQuantBuckets - 1) ok = false;
     }
