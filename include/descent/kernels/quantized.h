@@ -63,8 +63,8 @@ inline constexpr std::int64_t kMaxQuantBlock = 4096;
 // start[sign, bucket] counts the thresholds at or below the bucket's smallest
 // value, and kQuantScan independent comparisons (a bucket holds at most that
 // many thresholds; build_quant_lookup checks) count the rest.
-inline constexpr int kQuantSubBits = 6;
-inline constexpr int kQuantScan = 2;  // enough for bitsandbytes' dynamic maps (checked when they are built)
+inline constexpr int kQuantSubBits = 7;
+inline constexpr int kQuantScan = 1;  // with 7 sub-bits: enough for bitsandbytes' dynamic maps (checked when built)
 inline constexpr int kQuantEmin = 127 - 24;  // biased exponents below: one bucket (|x| < 2^-24)
 inline constexpr int kQuantBuckets = 1 + (127 - kQuantEmin + 1) * (1 << kQuantSubBits) + 1;
 
@@ -75,7 +75,7 @@ struct QuantMap {
   // for the scan).
   float thr[256 + kQuantScan];
   // start[sign·kQuantBuckets + bucket]; int32 and one-dimensional, so that AVX2
-  // can gather it (12.8 KB, L1-resident)
+  // can gather it (25.6 KB; the hot entries stay in L1)
   std::int32_t start[2 * kQuantBuckets];
 };
 
