@@ -99,6 +99,24 @@ TEST(StochasticRounding, StreamsDifferByParameterAndStep) {
   EXPECT_NEAR(same / 10000.0, 0.5, 0.03);
 }
 
+// The 16 bits are uniform (chi-square over 64 bins of the top 6 bits: 63
+// degrees of freedom, 120 is p < 1e-5), for consecutive elements of one
+// stream and across the high word of the index (elements 2^32 apart differ).
+TEST(StochasticRounding, RandomBitsAreUniformAndUseTheWholeIndex) {
+  for (std::uint32_t key : {k::stream_seed(0, 0, 1), k::stream_seed(7, 2, 100), 0u}) {
+    std::vector<int> bins(64, 0);
+    constexpr int kDraws = 1 << 16;
+    for (int i = 0; i < kDraws; ++i) ++bins[k::random16(key, i) >> 10];
+    double chi2 = 0;
+    const double expected = kDraws / 64.0;
+    for (int b : bins) chi2 += (b - expected) * (b - expected) / expected;
+    EXPECT_LT(chi2, 120.0) << "key " << key;
+    int same = 0;
+    for (std::int64_t i = 0; i < 1000; ++i) same += k::random16(key, i) == k::random16(key, i + (std::int64_t{1} << 32));
+    EXPECT_LT(same, 10) << "key " << key;
+  }
+}
+
 // ---- the driver's modes ---------------------------------------------------------------------
 
 struct Buffers {

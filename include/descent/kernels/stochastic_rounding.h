@@ -33,11 +33,16 @@ inline std::uint32_t fmix32(std::uint32_t h) {
   return h;
 }
 
-// 16 random bits for element i of a stream.
+// 16 random bits for element i of a stream (seed: the stream's key, itself a
+// hash, see stream_seed): one finaliser over the index spread by the golden
+// ratio, the key and the index's high word through an odd multiplier, keeping
+// the best-mixed high half. (Until session 4 the key and high word went
+// through a second fmix32 per element: a third of the stochastic-rounding
+// step's arithmetic for no better mixing, since the key is already a hash.)
 inline std::uint32_t random16(std::uint32_t seed, std::int64_t i) {
   const auto lo = static_cast<std::uint32_t>(i);
   const auto hi = static_cast<std::uint32_t>(static_cast<std::uint64_t>(i) >> 32);
-  return fmix32(lo * 0x9E3779B1u ^ fmix32(seed ^ hi)) >> 16;
+  return fmix32((lo * 0x9E3779B1u) ^ seed ^ (hi * 0x85EBCA77u)) >> 16;
 }
 
 // x rounded to bfloat16 stochastically with the random bits r (0 <= r < 2^16).
