@@ -59,12 +59,7 @@ void LaunchBatch::run_range(std::int64_t b, std::int64_t e) const {
 }
 
 void LaunchBatch::flush() {
-  if (total_ > 0) {
-    if (total_ < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region())
-      run_range(0, total_);
-    else
-      at::parallel_for(0, total_, kParallelGrain, [this](std::int64_t b, std::int64_t e) { run_range(b, e); });
-  }
+  if (total_ > 0) parallel_elements(total_, [this](std::int64_t b, std::int64_t e) { run_range(b, e); });
   clear();
 }
 

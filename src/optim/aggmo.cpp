@@ -72,11 +72,7 @@ void run_typed(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
   S* base = reinterpret_cast<S*>(bufs.data_ptr());
   for (int j = 0; j < nslots; ++j) x.s[j] = base + slots[j] * n;
   if (extra != nullptr && nslots < kernels::kMaxStates) x.s[nslots] = reinterpret_cast<S*>(extra->data_ptr());
-  if (n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) {
-    kernels::run(rule, x, 0, n);
-  } else {
-    at::parallel_for(0, n, kParallelGrain, [&](std::int64_t b, std::int64_t e) { kernels::run(rule, x, b, e); });
-  }
+  parallel_elements(n, [&](std::int64_t b, std::int64_t e) { kernels::run(rule, x, b, e); });
 }
 
 template <class Rule>

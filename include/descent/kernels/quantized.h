@@ -74,8 +74,8 @@ struct QuantMap {
   // argmin gives to code j + 1 rather than j; +inf from j = 255 on (padding
   // for the scan).
   float thr[256 + kQuantScan];
-  // start[sign·kQuantBuckets + bucket]; int32 and one-dimensional, so that AVX2
-  // can gather it (25.6 KB; the hot entries stay in L1)
+  // start[sign·kQuantBuckets + bucket]; int32 and one-dimensional, so that the
+  // vector loop can gather from it (25.6 KB; the hot entries stay in L1)
   std::int32_t start[2 * kQuantBuckets];
 };
 
@@ -177,8 +177,8 @@ inline bool build_quant_lookup(QuantMap& m) {
 // the nearer of the two; the kernel tests check the result against a full
 // argmin).
 // No branches (NaN and +inf run the lookup too, on a valid bucket, and are
-// replaced at the end), so the loops calling it vectorise with gathers: one
-// for the bucket, kQuantScan independent ones for the thresholds.
+// replaced at the end), so the loops calling it vectorise: one table read for
+// the bucket, kQuantScan independent ones for the thresholds.
 inline std::uint8_t quantize_nearest(const QuantMap& m, float x) {
   std::uint32_t u;
   std::memcpy(&u, &x, sizeof u);
@@ -372,7 +372,8 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
 
 #ifdef DESCENT_AVX2_CLONE
 namespace detail {
-// The AVX2 clone (see elementwise.h): the code-book lookups become gathers.
+// The AVX2 clone (see elementwise.h). (GCC's generic tuning emits the code-book
+// lookups as scalar loads and inserts, not vpgatherdd.)
 template <ParamIO M, class Rule, class T>
 __attribute__((target("avx2"), flatten)) void run_quantized_io_avx2(const Rule& rule, const QuantSpan<T>& x,
                                                                     std::int64_t b0, std::int64_t b1, double* sums) {

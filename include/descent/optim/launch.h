@@ -39,6 +39,14 @@ torch::Tensor full_state(const torch::Tensor& param, double value);
 // updated by the calling thread alone (thread start-up would cost more).
 inline constexpr std::int64_t kParallelGrain = 1 << 15;
 
+// Runs f(b, e) over [0, n): split over LibTorch's threads in tasks of at least
+// kParallelGrain elements, or all of it on the calling thread when n is below
+// two tasks, one thread is configured, or this already runs in a parallel region.
+template <class F> void parallel_elements(std::int64_t n, const F& f) {
+  if (n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) f(std::int64_t{0}, n);
+  else at::parallel_for(0, n, kParallelGrain, f);
+}
+
 namespace detail {
 
 template <class T> struct storage_of { using type = T; };
@@ -91,11 +99,7 @@ void launch_typed(const Rule& rule, const ParamWrite& w, bool deferrable, const 
       return;
     }
   }
-  if (n < 2 * kParallelGrain || at::get_num_threads() == 1 || at::in_parallel_region()) {
-    kernels::run(rule, x, 0, n);
-  } else {
-    at::parallel_for(0, n, kParallelGrain, [&](std::int64_t b, std::int64_t e) { kernels::run(rule, x, b, e); });
-  }
+  parallel_elements(n, [&](std::int64_t b, std::int64_t e) { kernels::run(rule, x, b, e); });
 }
 
 inline bool same_layout(const torch::Tensor& a, const torch::Tensor& b) { return a.strides().equals(b.strides()); }
