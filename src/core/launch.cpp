@@ -1,5 +1,6 @@
 #include <descent/optim/launch.h>
 #include <descent/optim/launch_batch.h>
+#include <descent/optim/state_memory.h>
 
 #include <ATen/ATen.h>
 
@@ -9,13 +10,13 @@
 
 namespace descent {
 
+// State memory: optim/state_memory.h (large buffers in huge pages).
 torch::Tensor zeros_state(const torch::Tensor& param) {
-  return at::zeros_like(param, param.options().dtype(state_dtype(param.scalar_type())), at::MemoryFormat::Preserve);
+  return zeros_state_like(param, state_dtype(param.scalar_type()));
 }
 
 torch::Tensor full_state(const torch::Tensor& param, double value) {
-  return at::full_like(param, value, param.options().dtype(state_dtype(param.scalar_type())),
-                       at::MemoryFormat::Preserve);
+  return empty_state_like(param, state_dtype(param.scalar_type())).fill_(value);
 }
 
 namespace {

@@ -1,6 +1,7 @@
 #include <descent/optim/optimizer.h>
 #include <descent/optim/launch.h>
 #include <descent/kernels/stochastic_rounding.h>
+#include <descent/optim/state_memory.h>
 
 #include <ATen/ATen.h>
 #include <c10/util/string_utils.h>
@@ -232,7 +233,7 @@ ParamState& Optimizer::state_for(const torch::Tensor& param, const torch::optim:
   if (param.scalar_type() == at::kBFloat16) {
     st->bf16_write = bf16_write_of(options);
     if (st->bf16_write == 1 && !st->master.defined())
-      st->master = at::empty_like(param, param.options().dtype(at::kFloat), at::MemoryFormat::Preserve).copy_(param);
+      st->master = empty_state_like(param, at::kFloat).copy_(param);
     if (st->bf16_write != 1 && st->master.defined()) st->master = torch::Tensor();  // p holds its rounding already
     if (const auto* o = dynamic_cast<const OptionsBase*>(&options)) st->bf16_seed = static_cast<std::uint64_t>(o->bf16_write_seed());
   }
@@ -509,7 +510,7 @@ void Optimizer::load(torch::serialize::InputArchive& archive) {
               refuse(opt, "master copy of parameter " + std::to_string(j) + " has shape " + shape_str(m.sizes()) +
                               " " + c10::toString(m.scalar_type()) + ", expected " + shape_str(p.sizes()) +
                               " Float for a BFloat16 parameter");
-            st->master = at::empty_like(p, p.options().dtype(at::kFloat), at::MemoryFormat::Preserve).copy_(m);
+            st->master = empty_state_like(p, at::kFloat).copy_(m);
             st->bf16_write = 1;
           }
         }

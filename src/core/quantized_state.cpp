@@ -1,6 +1,8 @@
 #include <descent/optim/quantized_state.h>
+#include <descent/optim/state_memory.h>
 
 #include <ATen/ATen.h>
+#include <c10/util/strides.h>
 
 #include <algorithm>
 #include <cmath>
@@ -63,7 +65,7 @@ std::pair<torch::Tensor, torch::Tensor> quantize_blockwise(const torch::Tensor& 
   const at::Tensor v = values.detach().to(at::kFloat).contiguous();
   const std::int64_t n = v.numel();
   const std::int64_t blocks = kernels::quant_blocks(n, blocksize);
-  at::Tensor codes = at::empty(values.sizes(), values.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
+  at::Tensor codes = empty_state(values.sizes(), c10::contiguous_strides(values.sizes()), at::kByte);
   at::Tensor absmax = at::empty({blocks}, values.options().dtype(at::kFloat));
   const float* src = v.data_ptr<float>();
   std::uint8_t* c = codes.data_ptr<std::uint8_t>();
@@ -108,8 +110,7 @@ void init_slot(ParamState& st, const torch::Tensor& p, const QuantConfig& cfg, c
     st.buffer(s.buffer) = codes;
     st.buffer(s.absmax) = absmax;
   } else {
-    st.buffer(s.buffer) =
-        at::zeros(p.sizes(), p.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
+    st.buffer(s.buffer) = zeros_state(p.sizes(), at::kByte);
     st.buffer(s.absmax) = at::zeros({kernels::quant_blocks(p.numel(), cfg.blocksize)}, p.options().dtype(at::kFloat));
   }
   st.scalars[s.block_scalar] = static_cast<double>(cfg.blocksize);
@@ -144,7 +145,7 @@ torch::Tensor lazy_state(const QuantizableLayout& l, std::size_t buffer, const t
   const auto block = static_cast<std::int64_t>(st.scalars.at(static_cast<std::size_t>(l.block_scalar)));
   const auto b = static_cast<int>(buffer);
   if (block <= 0) return zeros_state(p);
-  if (b < l.nbuf) return at::zeros(p.sizes(), p.options().dtype(at::kByte).memory_format(at::MemoryFormat::Contiguous));
+  if (b < l.nbuf) return zeros_state(p.sizes(), at::kByte);
   return at::zeros({kernels::quant_blocks(p.numel(), block)}, p.options().dtype(at::kFloat));
 }
 

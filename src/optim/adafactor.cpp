@@ -1,5 +1,6 @@
 #include <descent/kernels/adafactor.h>
 #include <descent/optim/adafactor.h>
+#include <descent/optim/state_memory.h>
 
 #include "optim/factored_launch.h"
 
@@ -55,7 +56,7 @@ torch::Tensor zeros_momentum(const torch::Tensor& p, kernels::Momentum mode) {
                             : mode == kernels::Momentum::f16 ? at::kHalf
                             : mode == kernels::Momentum::f32 ? at::kFloat
                                                              : state_dtype(p.scalar_type());
-  return at::zeros(p.sizes(), p.options().dtype(dt));
+  return zeros_state(p.sizes(), dt);
 }
 
 }  // namespace

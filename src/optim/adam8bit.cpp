@@ -1,6 +1,7 @@
 #include <descent/kernels/adam8bit.h>
 #include <descent/optim/adam8bit.h>
 #include <descent/optim/quantized_state.h>
+#include <descent/optim/state_memory.h>
 
 #include <ATen/ATen.h>
 
@@ -50,9 +51,8 @@ void Adam8bitImpl<Opts>::init_state(ParamState& st, const torch::Tensor& p,
     init_slot(st, p, cfg, l.slot(1, kUnsigned));
   } else {
     // 32-bit path: float32 state whatever the parameter's dtype.
-    const auto f32 = p.options().dtype(at::kFloat).memory_format(at::MemoryFormat::Contiguous);
-    st.buffer(0) = at::zeros(p.sizes(), f32);
-    st.buffer(1) = at::zeros(p.sizes(), f32);
+    st.buffer(0) = zeros_state(p.sizes(), at::kFloat);
+    st.buffer(1) = zeros_state(p.sizes(), at::kFloat);
   }
 }
 

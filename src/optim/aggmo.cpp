@@ -1,6 +1,7 @@
 #include <descent/kernels/aggmo.h>
 #include <descent/optim/aggmo.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/state_memory.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -46,12 +47,12 @@ int distinct_count(const std::vector<double>& betas) {
 
 // A zero tensor [d, *p.shape] whose slices have p's strides when p is dense.
 torch::Tensor stacked_zeros(const torch::Tensor& p, int d) {
-  const auto opts = p.options().dtype(state_dtype(p.scalar_type()));
+  const auto dtype = state_dtype(p.scalar_type());
   std::vector<std::int64_t> sizes{d}, strides{p.numel()};
   for (auto s : p.sizes()) sizes.push_back(s);
-  if (!p.is_non_overlapping_and_dense()) return at::zeros(sizes, opts);
+  if (!p.is_non_overlapping_and_dense()) return zeros_state(sizes, dtype);
   for (auto s : p.strides()) strides.push_back(s);
-  return at::zeros({d * p.numel()}, opts).as_strided(sizes, strides);
+  return zeros_state({d * p.numel()}, dtype).as_strided(sizes, strides);
 }
 
 bool slices_like(const torch::Tensor& bufs, const torch::Tensor& p) {

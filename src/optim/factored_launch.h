@@ -11,6 +11,7 @@
 
 #include <descent/kernels/factored.h>
 #include <descent/optim/launch.h>
+#include <descent/optim/state_memory.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -53,7 +54,7 @@ inline kernels::Grid grid_of(const torch::Tensor& p, bool factored) {
 
 // A zero state buffer of the given shape in the parameter's state dtype (contiguous).
 inline torch::Tensor zeros_of(const torch::Tensor& p, at::IntArrayRef sizes) {
-  return at::zeros(sizes, p.options().dtype(state_dtype(p.scalar_type())));
+  return zeros_state(sizes, state_dtype(p.scalar_type()));
 }
 
 // A contiguous zero state buffer shaped like the parameter: the grid kernels

@@ -17,6 +17,7 @@
 #include <descent/optim/launch_batch.h>
 #include <descent/optim/rmsprop.h>
 #include <descent/optim/sgd.h>
+#include <descent/optim/state_memory.h>
 #include <descent/registry.h>
 
 #include <ATen/ATen.h>
@@ -52,6 +53,7 @@ struct Config {
   bool sweep = false;
   bool libtorch = true;
   bool batch = true;  // --no-batch: the multi-tensor scheduler off (launch_batch.h)
+  bool huge_pages = true;  // --no-huge-pages: all state in 4 KiB pages (state_memory.h)
   double min_seconds = 1.0;
 };
 
@@ -161,7 +163,9 @@ std::function<void()> make_stream(const Config& c, double state_bytes_per_param)
   const auto sdt = dtype == at::kDouble ? at::kDouble : at::kFloat;
   const int ns = std::min(6, static_cast<int>(std::lround(state_bytes_per_param / (sdt == at::kDouble ? 8 : 4))));
   std::vector<torch::Tensor> st;
-  for (int i = 0; i < ns; ++i) st.push_back(at::rand({n}, sdt));
+  // The state arrays live where descent's state does (optim/state_memory.h:
+  // huge pages for large buffers), so the floor has the step's memory layout.
+  for (int i = 0; i < ns; ++i) st.push_back(empty_state({n}, {1}, sdt).uniform_());
   auto p = at::rand({n}, dtype), g = at::rand({n}, dtype);
   std::function<void(std::int64_t, std::int64_t)> fn;
   if (sdt == at::kDouble) {
@@ -301,6 +305,7 @@ nlohmann::json to_json(const Config& c, const Result& r) {
                    {"tensors", c.tensors},
                    {"threads", at::get_num_threads()},
                    {"batched", c.batch},
+                   {"huge_pages", c.huge_pages},
                    {"ms_per_step", r.ms},
                    {"state_bytes_per_param", r.state_bytes},
                    {"bytes_per_param", r.bytes_per_param},
@@ -337,7 +342,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: descent step-bench --optimizer NAME [--options JSON] [--numel N] [--tensors K]\n"
                "                          [--dtype f32|bf16|f64] [--threads T] [--json] [--sweep]\n"
-               "                          [--min-seconds S] [--no-libtorch] [--no-batch]\n"
+               "                          [--min-seconds S] [--no-libtorch] [--no-batch] [--no-huge-pages]\n"
                "                          [--bf16-mode nearest|master_weights|stochastic_rounding]\n");
   return 2;
 }
@@ -364,11 +369,13 @@ int step_bench(const std::vector<std::string>& args) {
       else if (a == "--sweep") c.sweep = true;
       else if (a == "--no-libtorch") c.libtorch = false;
       else if (a == "--no-batch") c.batch = false;
+      else if (a == "--no-huge-pages") c.huge_pages = false;
       else if (a == "--min-seconds") c.min_seconds = std::stod(next());
       else return usage();
     }
     dtype_of(c.dtype);
     set_launch_batching(c.batch);
+    set_state_huge_pages(c.huge_pages);
     {
       auto o = nlohmann::json::parse(c.options);
       if (!o.is_object()) throw std::invalid_argument("--options must be a JSON object");
