@@ -139,6 +139,37 @@ TEST(Quantize, NearestEqualsFullArgmin) {
   }
 }
 
+// The one-entry lookup holds for any code book whose thresholds fall at most
+// one distinct value per bucket: equal codes (a threshold shared by several
+// neighbours) included. A book too dense for the buckets is refused.
+TEST(Quantize, LookupHandlesEqualCodesAndRefusesTooDenseBooks) {
+  k::QuantMap m{};
+  // A coarse book with runs of equal codes: -1, -0.5 (x3), 0 (x2), ... 1.
+  for (int i = 0; i < 256; ++i) m.code[i] = std::round((i - 128) / 32.0f) / 4.0f;
+  ASSERT_TRUE(k::build_quant_lookup(m));
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.2f, 1.2f);
+  std::vector<float> xs;
+  for (int i = 0; i < 20000; ++i) xs.push_back(u(rng));
+  for (int j = 0; j < 255; ++j) {
+    if (!(std::abs(m.thr[j]) <= 1.5f)) continue;  // past the last code (+inf): the domain is |x| <= 1
+    float lo = m.thr[j], hi = m.thr[j];
+    for (int t = 0; t < 4; ++t) {
+      xs.push_back(lo);
+      xs.push_back(hi);
+      lo = std::nextafter(lo, -2.0f);
+      hi = std::nextafter(hi, 2.0f);
+    }
+  }
+  for (float x : xs) ASSERT_EQ(k::quantize_nearest(m, x), brute_argmin(m.code, x)) << "x = " << x;
+  // 256 codes a few ulps apart near 1: many thresholds share a bucket.
+  for (int i = 0; i < 256; ++i) m.code[i] = 1.0f + static_cast<float>(i) * 0x1p-20f;
+  EXPECT_FALSE(k::build_quant_lookup(m));
+  // Unsorted codes are refused too.
+  std::swap(m.code[3], m.code[4]);
+  EXPECT_FALSE(k::build_quant_lookup(m));
+}
+
 TEST(Quantize, NaNIsCodeZero) {
   EXPECT_EQ(k::quantize_nearest(signed_qmap(), std::nanf("")), 0);
   EXPECT_EQ(k::quantize_nearest(unsigned_qmap(), -std::nanf("")), 0);
