@@ -46,6 +46,7 @@
 #include <descent/optim/sgd_sai.h>
 #include <descent/optim/sgdp.h>
 #include <descent/optim/signsgd.h>
+#include <descent/optim/state_memory.h>
 #include <descent/optim/tiger.h>
 #include <descent/optim/yogi.h>
 #include <descent/registry.h>
