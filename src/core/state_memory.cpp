@@ -66,38 +66,45 @@ HugePageAllocator& huge_page_allocator() {
 void set_state_huge_pages(bool on) { g_huge_pages.store(on, std::memory_order_relaxed); }
 bool state_huge_pages() { return g_huge_pages.load(std::memory_order_relaxed); }
 
-at::Tensor empty_state(c10::IntArrayRef sizes, c10::IntArrayRef strides, c10::ScalarType dtype, bool* zeroed) {
-  if (zeroed != nullptr) *zeroed = false;
+namespace {
+// A state buffer, zero-filled when `zero` (a fresh mapping is zero already:
+// no fill then).
+at::Tensor state_buffer(c10::IntArrayRef sizes, c10::IntArrayRef strides, c10::ScalarType dtype, bool zero) {
   const auto options = at::TensorOptions().dtype(dtype);
 #ifdef DESCENT_HUGE_PAGES
   const std::size_t nbytes = at::detail::computeStorageNbytes(sizes, strides, c10::elementSize(dtype));
   if (state_huge_pages() && nbytes >= kHugePageBytes) {
     c10::Storage storage(c10::Storage::use_byte_size_t(), nbytes, &huge_page_allocator(), /*resizable=*/true);
-    if (zeroed != nullptr) *zeroed = true;
     return at::empty({0}, options).set_(std::move(storage), 0, sizes, strides);
   }
 #endif
-  return at::empty_strided(sizes, strides, options);
+  at::Tensor t = at::empty_strided(sizes, strides, options);
+  return zero ? t.zero_() : t;
+}
+
+// Shaped and strided like `like`, as at::empty_like with MemoryFormat::Preserve
+// (a non-dense `like` gets that layout from LibTorch's allocator).
+at::Tensor state_buffer_like(const at::Tensor& like, c10::ScalarType dtype, bool zero) {
+  if (like.is_non_overlapping_and_dense()) return state_buffer(like.sizes(), like.strides(), dtype, zero);
+  at::Tensor t = at::empty_like(like, like.options().dtype(dtype), at::MemoryFormat::Preserve);
+  return zero ? t.zero_() : t;
+}
+}  // namespace
+
+at::Tensor empty_state(c10::IntArrayRef sizes, c10::IntArrayRef strides, c10::ScalarType dtype) {
+  return state_buffer(sizes, strides, dtype, false);
 }
 
 at::Tensor zeros_state(c10::IntArrayRef sizes, c10::ScalarType dtype) {
-  bool zeroed = false;
-  at::Tensor t = empty_state(sizes, c10::contiguous_strides(sizes), dtype, &zeroed);
-  return zeroed ? t : t.zero_();
+  return state_buffer(sizes, c10::contiguous_strides(sizes), dtype, true);
 }
 
-at::Tensor empty_state_like(const at::Tensor& like, c10::ScalarType dtype, bool* zeroed) {
-  if (!like.is_non_overlapping_and_dense()) {
-    if (zeroed != nullptr) *zeroed = false;
-    return at::empty_like(like, like.options().dtype(dtype), at::MemoryFormat::Preserve);
-  }
-  return empty_state(like.sizes(), like.strides(), dtype, zeroed);
+at::Tensor empty_state_like(const at::Tensor& like, c10::ScalarType dtype) {
+  return state_buffer_like(like, dtype, false);
 }
 
 at::Tensor zeros_state_like(const at::Tensor& like, c10::ScalarType dtype) {
-  bool zeroed = false;
-  at::Tensor t = empty_state_like(like, dtype, &zeroed);
-  return zeroed ? t : t.zero_();
+  return state_buffer_like(like, dtype, true);
 }
 
 }  // namespace descent

@@ -35,17 +35,15 @@ void set_state_huge_pages(bool on);
 bool state_huge_pages();
 
 // An uninitialised state buffer: `sizes` with `strides` (which must describe a
-// non-overlapping layout), of `dtype`, on the CPU. `zeroed` is set when its
-// memory is known to be zero (a fresh mapping), so callers can skip a fill.
-at::Tensor empty_state(c10::IntArrayRef sizes, c10::IntArrayRef strides, c10::ScalarType dtype,
-                       bool* zeroed = nullptr);
+// non-overlapping layout), of `dtype`, on the CPU.
+at::Tensor empty_state(c10::IntArrayRef sizes, c10::IntArrayRef strides, c10::ScalarType dtype);
 
-// Contiguous zeros of `dtype`.
+// Contiguous zeros of `dtype` (a fresh mapping is zero already: no fill).
 at::Tensor zeros_state(c10::IntArrayRef sizes, c10::ScalarType dtype);
 
 // Uninitialised, shaped and strided like `like` (as at::empty_like with
-// MemoryFormat::Preserve), of `dtype`; `zeroed` as for empty_state.
-at::Tensor empty_state_like(const at::Tensor& like, c10::ScalarType dtype, bool* zeroed = nullptr);
+// MemoryFormat::Preserve), of `dtype`.
+at::Tensor empty_state_like(const at::Tensor& like, c10::ScalarType dtype);
 
 // Zeros shaped and strided like `like` (as at::zeros_like with
 // MemoryFormat::Preserve), of `dtype`.
