@@ -29,20 +29,14 @@
 // Cost: ~1 ns per float element on one core with AVX2 (libm: ~10 ns).
 #pragma once
 
+#include <descent/kernels/bit_cast.h>
+
 #include <cstdint>
-#include <cstring>
 #include <limits>
 
 namespace descent::kernels {
 
 namespace detail {
-template <class To, class From> inline To bit_cast_(From from) {
-  static_assert(sizeof(To) == sizeof(From));
-  To to;
-  std::memcpy(&to, &from, sizeof to);
-  return to;
-}
-
 // (1 − e)^(−2/3) − 1 to degree 7 (Estrin's scheme: a shorter dependency chain than Horner).
 template <class A> inline A cbrt_series7(A e) {
   const A e2 = e * e, e4 = e2 * e2;
@@ -53,13 +47,12 @@ template <class A> inline A cbrt_series7(A e) {
 }  // namespace detail
 
 inline float pow_one_third(float x_in) {
-  using detail::bit_cast_;
   const bool tiny = x_in < 0x1p-126f;  // subnormal, zero (and negative: NaN below)
   const float x = tiny ? x_in * 0x1p24f : x_in;
-  const std::int32_t u = bit_cast_<std::int32_t>(x);
+  const std::int32_t u = bit_cast<std::int32_t>(x);
   // u/3 through a float product: exact enough for a 4% guess, and vectorises (int division does not).
   const std::int32_t guess = 0x54A2FA8C - static_cast<std::int32_t>(static_cast<float>(u) * (1.0f / 3.0f));
-  const float r = bit_cast_<float>(guess & ~0xFFFF);  // 8 significant bits
+  const float r = bit_cast<float>(guess & ~0xFFFF);  // 8 significant bits
   const float r2 = r * r;
   const float e = 1.0f - x * (r2 * r);
   const float q = detail::cbrt_series7(e);
@@ -75,20 +68,19 @@ inline float pow_one_third(float x_in) {
 }
 
 inline double pow_one_third(double x_in) {
-  using detail::bit_cast_;
   const bool tiny = x_in < 0x1p-1022;
   const double x = tiny ? x_in * 0x1p54 : x_in;
-  const std::uint64_t u = bit_cast_<std::uint64_t>(x);
+  const std::uint64_t u = bit_cast<std::uint64_t>(x);
   const std::int32_t hi = static_cast<std::int32_t>(u >> 32);  // sign, exponent, 20 mantissa bits
   const std::int32_t guess = 0x553F09FC - static_cast<std::int32_t>(static_cast<double>(hi) * (1.0 / 3.0));
   constexpr std::uint64_t kTop17 = ~((std::uint64_t{1} << 36) - 1);  // 1 + 11 + 16 bits
-  const double r0 = bit_cast_<double>((static_cast<std::uint64_t>(static_cast<std::uint32_t>(guess)) << 32) & kTop17);
+  const double r0 = bit_cast<double>((static_cast<std::uint64_t>(static_cast<std::uint32_t>(guess)) << 32) & kTop17);
   const double e0 = 1.0 - x * (r0 * r0 * r0);
   // (1 − e)^(−1/3) − 1 = Σ d_k e^k, d_k = d_{k−1}·(3k − 2)/(3k), d_1 = 1/3; degree 7 leaves < 1e-8.
   const double e02 = e0 * e0, e04 = e02 * e02;
   const double s = e0 * (1.0 / 3) + (e02 * (2.0 / 9 + e0 * (14.0 / 81)) +
                                      e04 * ((35.0 / 243 + e0 * (91.0 / 729)) + e02 * (728.0 / 6561 + e0 * (1976.0 / 19683))));
-  const double r1 = bit_cast_<double>(bit_cast_<std::uint64_t>(r0 + r0 * s) & kTop17);
+  const double r1 = bit_cast<double>(bit_cast<std::uint64_t>(r0 + r0 * s) & kTop17);
   const double r2 = r1 * r1;
   const double e = 1.0 - x * (r2 * r1);
   const double q = e * (2.0 / 3 + e * (5.0 / 9 + e * (40.0 / 81)));

@@ -39,6 +39,7 @@
 // element, so they agree bit for bit (the kernel tests hold them to it).
 #pragma once
 
+#include <descent/kernels/bit_cast.h>
 #include <descent/kernels/elementwise.h>
 #include <descent/kernels/scalar_types.h>
 
@@ -106,20 +107,11 @@ inline std::int32_t quant_key(std::uint32_t u) {
 namespace detail {
 // Floats in value order as integers (−0 and +0 both 0), and back.
 inline std::int64_t float_order(float x) {
-  std::int32_t b;
-  std::memcpy(&b, &x, sizeof b);
+  const auto b = bit_cast<std::int32_t>(x);
   return b >= 0 ? b : -static_cast<std::int64_t>(b & 0x7fffffff);
 }
 inline float order_float(std::int64_t k) {
-  const std::int32_t b = k >= 0 ? static_cast<std::int32_t>(k) : static_cast<std::int32_t>((-k) | 0x80000000LL);
-  float x;
-  std::memcpy(&x, &b, sizeof x);
-  return x;
-}
-inline float bits_float(std::uint32_t u) {
-  float x;
-  std::memcpy(&x, &u, sizeof x);
-  return x;
+  return bit_cast<float>(k >= 0 ? static_cast<std::int32_t>(k) : static_cast<std::int32_t>((-k) | 0x80000000LL));
 }
 // Whether the argmin over {lo, hi} (lo first) gives x to hi: the float32
 // distances of torch.abs(x − code).
@@ -177,17 +169,15 @@ inline bool build_quant_lookup(QuantMap& m) {
         hi_bits = lo_bits | 0xffffu;
       }
       const std::uint32_t sign = s << 31;
-      const float smallest = detail::bits_float(sign | (s == 0 ? lo_bits : hi_bits));
-      const float largest = detail::bits_float(sign | (s == 0 ? hi_bits : lo_bits));
+      const float smallest = bit_cast<float>(sign | (s == 0 ? lo_bits : hi_bits));
+      const float largest = bit_cast<float>(sign | (s == 0 ? hi_bits : lo_bits));
       const int first = count(smallest), after = count(largest);
       std::int32_t key = 0;
       if (after > first) {
         const float t = m.thr[first];  // the bucket's thresholds: thr[first .. after)
         const bool catch_all = b == 0 || b == kQuantBuckets - 1;
         if (catch_all || m.thr[after - 1] != t) ok = false;
-        std::uint32_t tb;
-        std::memcpy(&tb, &t, sizeof tb);
-        key = detail::quant_key(tb);
+        key = detail::quant_key(bit_cast<std::uint32_t>(t));
       }
       m.entry[s * kQuantBuckets + static_cast<std::uint32_t>(b)] =
           static_cast<std::uint32_t>(first) | static_cast<std::uint32_t>(after) << 8 | static_cast<std::uint32_t>(key) << 16;
@@ -212,8 +202,7 @@ inline bool build_quant_lookup(QuantMap& m) {
 // No branches (NaN and +inf run the lookup too, on a valid bucket, and are
 // replaced at the end), so the loops calling it vectorise: one table read.
 inline std::uint8_t quantize_nearest(const QuantMap& m, float x) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
+  const auto u = bit_cast<std::uint32_t>(x);
   const std::uint32_t e = m.entry[static_cast<int>(u >> 31) * kQuantBuckets + detail::quant_bucket(u & 0x7fffffffu)];
   const auto first = static_cast<std::int32_t>(e & 0xffu), after = static_cast<std::int32_t>((e >> 8) & 0xffu);
   const std::int32_t nearest = detail::quant_key(u) >= static_cast<std::int32_t>(e >> 16) ? after : first;
