@@ -33,14 +33,14 @@
 
 namespace descent::curvature {
 
-using Tensors = std::vector<torch::Tensor>;
+using Tensors = std::vector<at::Tensor>;
 // Returns a scalar loss built from the parameters (with grad mode on).
-using LossFn = std::function<torch::Tensor()>;
+using LossFn = std::function<at::Tensor()>;
 // Returns the model's logits, [..., classes] (every leading index one example).
-using LogitsFn = std::function<torch::Tensor()>;
+using LogitsFn = std::function<at::Tensor()>;
 
 // ∇loss with create_graph=true: gradients that keep their graph, for hvp().
-Tensors gradients_with_graph(const torch::Tensor& loss, const Tensors& params);
+Tensors gradients_with_graph(const at::Tensor& loss, const Tensors& params);
 
 // H·v, given gradients that keep their graph (from gradients_with_graph, or the
 // parameters' .grad() after loss.backward(create_graph=true)). retain_graph
@@ -67,7 +67,7 @@ Tensors hutchinson_diagonal(const LossFn& loss_fn, const Tensors& params, int sa
 
 // Labels drawn from softmax(logits), one per example: logits [..., C] → [...],
 // int64 (torch.distributions.Categorical(logits=...).sample()).
-torch::Tensor sample_labels(const torch::Tensor& logits, c10::optional<at::Generator> generator = c10::nullopt);
+at::Tensor sample_labels(const at::Tensor& logits, c10::optional<at::Generator> generator = c10::nullopt);
 
 // The Gauss-Newton-Bartlett estimate ĝ ⊙ ĝ with ĝ = ∇ mean CE(logits, ŷ),
 // ŷ ~ softmax(logits), logits from one evaluation of `logits_fn`.
@@ -77,7 +77,7 @@ Tensors gnb_diagonal(const LogitsFn& logits_fn, const Tensors& params,
 // The exact Hessian of `loss_fn` over the parameters flattened in order
 // (d × d, d = total elements, the parameters' common dtype): one
 // Hessian-vector product per column, for small problems and tests.
-torch::Tensor hessian_matrix(const LossFn& loss_fn, const Tensors& params);
+at::Tensor hessian_matrix(const LossFn& loss_fn, const Tensors& params);
 
 // Estimators for UsesHessianDiagonal::set_estimator: Hutchinson (z ⊙ Hz over
 // `samples` Rademacher probes, loss from `loss_fn`) and Gauss-Newton-Bartlett

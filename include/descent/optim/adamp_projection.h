@@ -113,7 +113,7 @@ inline double projection_cosine(double gp, double gg, double pp, double eps) {
 }
 
 template <class D, class T, class... S>
-void projected_update_typed(const D& dir, const ProjectionSettings& ps, const torch::Tensor& p, const torch::Tensor& g,
+void projected_update_typed(const D& dir, const ProjectionSettings& ps, const at::Tensor& p, const at::Tensor& g,
                             std::vector<double>& scratch, const S&... s) {
   using Store = typename storage_of<T>::type;
   using A = kernels::compute_t<Store>;
@@ -196,7 +196,7 @@ void projected_update_typed(const D& dir, const ProjectionSettings& ps, const to
 
 // The AdamP / SGDP update of one parameter: direction `dir`, states `s...`.
 template <class D, class... S>
-void projected_update(const D& dir, const ProjectionSettings& ps, const torch::Tensor& p, const torch::Tensor& g,
+void projected_update(const D& dir, const ProjectionSettings& ps, const at::Tensor& p, const at::Tensor& g,
                       std::vector<double>& scratch, const S&... s) {
   static_assert(sizeof...(S) == D::kStates, "one state tensor per direction state");
   if (p.dim() <= 1 || p.numel() == 0) {  // never projected
@@ -210,11 +210,11 @@ void projected_update(const D& dir, const ProjectionSettings& ps, const torch::T
   const at::ScalarType sdt = state_dtype(p.scalar_type());
   ((s.scalar_type() == sdt ? void() : bad_state_dtype(p.scalar_type(), s.scalar_type())), ...);
   if (!(p.is_contiguous() && g.is_contiguous() && (s.is_contiguous() && ...))) {
-    torch::Tensor pc = p.contiguous();
-    std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
+    at::Tensor pc = p.contiguous();
+    std::array<at::Tensor, sizeof...(S)> sc{s.contiguous()...};
     std::apply([&](const auto&... c) { projected_update(dir, ps, pc, g.contiguous(), scratch, c...); }, sc);
     if (!pc.is_same(p)) p.copy_(pc);
-    const torch::Tensor* orig[] = {&s...};
+    const at::Tensor* orig[] = {&s...};
     for (std::size_t i = 0; i < sizeof...(S); ++i)
       if (!sc[i].is_same(*orig[i])) orig[i]->copy_(sc[i]);
     return;

@@ -32,13 +32,13 @@ namespace descent {
 // with out[i].copy_(...)). Parameters the optimizer does not step this time are
 // not listed.
 using HessianEstimator =
-    std::function<void(const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& out)>;
+    std::function<void(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& out)>;
 
 class UsesHessianDiagonal {
  public:
   virtual ~UsesHessianDiagonal() = default;
-  virtual void set_hessian(const std::vector<torch::Tensor>& diagonal) = 0;
-  virtual void update_hessian(const std::vector<torch::Tensor>& diagonal) = 0;
+  virtual void set_hessian(const std::vector<at::Tensor>& diagonal) = 0;
+  virtual void update_hessian(const std::vector<at::Tensor>& diagonal) = 0;
   // Installs (or, with an empty function, removes) the estimator the optimizer
   // calls on its own schedule. An explicit set_hessian() takes precedence.
   virtual void set_estimator(HessianEstimator estimator) = 0;
@@ -51,7 +51,7 @@ class UsesHessianDiagonal {
 class TakesProbes {
  public:
   virtual ~TakesProbes() = default;
-  virtual void set_probes(const std::vector<torch::Tensor>& probes) = 0;
+  virtual void set_probes(const std::vector<at::Tensor>& probes) = 0;
 };
 
 }  // namespace descent

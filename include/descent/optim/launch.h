@@ -31,9 +31,9 @@ inline at::ScalarType state_dtype(at::ScalarType param) {
 }
 
 // A zero state buffer shaped (and strided) like `param`, in its state dtype.
-torch::Tensor zeros_state(const torch::Tensor& param);
+at::Tensor zeros_state(const at::Tensor& param);
 // The same, filled with `value`.
-torch::Tensor full_state(const torch::Tensor& param, double value);
+at::Tensor full_state(const at::Tensor& param, double value);
 
 // Elements per task when a tensor is split over threads: below this a tensor is
 // updated by the calling thread alone (thread start-up would cost more).
@@ -58,11 +58,11 @@ template <> struct storage_of<c10::BFloat16> { using type = kernels::bf16; };
 // parameter's state; empty (round to nearest) outside a step and for
 // float32/float64 parameters.
 struct ParamWrite {
-  const torch::Tensor* master = nullptr;
+  const at::Tensor* master = nullptr;
   bool stochastic = false;
   std::uint32_t seed = 0;
 };
-ParamWrite param_write_for(const torch::Tensor& param);
+ParamWrite param_write_for(const at::Tensor& param);
 
 template <class Store>
 void set_param_write(kernels::Span<Store>& x, const ParamWrite& w) {
@@ -82,8 +82,8 @@ void run_task(const void* rule, const void* span, std::int64_t b, std::int64_t e
 // temporary copies), so the work may be queued on the stepping optimizer's
 // LaunchBatch (launch_batch.h) and run with the step's other tensors.
 template <class Rule, class T, class... S>
-void launch_typed(const Rule& rule, const ParamWrite& w, bool deferrable, const torch::Tensor& p,
-                  const torch::Tensor& g, const S&... s) {
+void launch_typed(const Rule& rule, const ParamWrite& w, bool deferrable, const at::Tensor& p,
+                  const at::Tensor& g, const S&... s) {
   using Store = typename storage_of<T>::type;
   static_assert(sizeof(Store) == sizeof(T), "bf16 layout");
   kernels::Span<Store> x;
@@ -102,7 +102,7 @@ void launch_typed(const Rule& rule, const ParamWrite& w, bool deferrable, const 
   parallel_elements(n, [&](std::int64_t b, std::int64_t e) { kernels::run(rule, x, b, e); });
 }
 
-inline bool same_layout(const torch::Tensor& a, const torch::Tensor& b) { return a.strides().equals(b.strides()); }
+inline bool same_layout(const at::Tensor& a, const at::Tensor& b) { return a.strides().equals(b.strides()); }
 
 [[noreturn]] void bad_state_dtype(at::ScalarType param, at::ScalarType state);
 
@@ -110,8 +110,8 @@ inline bool same_layout(const torch::Tensor& a, const torch::Tensor& b) { return
 
 namespace detail {
 template <class Rule, class... S>
-void launch_dense(const Rule& rule, const ParamWrite& w, bool deferrable, const torch::Tensor& p,
-                  const torch::Tensor& g, const S&... s) {
+void launch_dense(const Rule& rule, const ParamWrite& w, bool deferrable, const at::Tensor& p,
+                  const at::Tensor& g, const S&... s) {
   switch (p.scalar_type()) {
     case at::kFloat: launch_typed<Rule, float>(rule, w, deferrable, p, g, s...); break;
     case at::kDouble: launch_typed<Rule, double>(rule, w, deferrable, p, g, s...); break;
@@ -122,7 +122,7 @@ void launch_dense(const Rule& rule, const ParamWrite& w, bool deferrable, const 
 
 // Contiguous copies of a master copy (when there is one) for the copies path.
 struct MasterCopy {
-  torch::Tensor copy;
+  at::Tensor copy;
   ParamWrite write;
   MasterCopy(const ParamWrite& w) : write(w) {
     if (w.master != nullptr) {
@@ -136,26 +136,26 @@ struct MasterCopy {
 };
 
 template <class Rule, std::size_t... I, class... S>
-void launch_on_copies(const Rule& rule, const ParamWrite& w, const torch::Tensor& p, const torch::Tensor& g,
+void launch_on_copies(const Rule& rule, const ParamWrite& w, const at::Tensor& p, const at::Tensor& g,
                       std::index_sequence<I...>, const S&... s) {
-  torch::Tensor pc = p.contiguous();
-  std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
+  at::Tensor pc = p.contiguous();
+  std::array<at::Tensor, sizeof...(S)> sc{s.contiguous()...};
   const MasterCopy mc(w);
   launch_dense(rule, mc.write, false, pc, g.contiguous(), sc[I]...);
   if (!pc.is_same(p)) p.copy_(pc);
-  const torch::Tensor* orig[] = {&s..., nullptr};
+  const at::Tensor* orig[] = {&s..., nullptr};
   for (std::size_t k = 0; k < sizeof...(S); ++k)
     if (!sc[k].is_same(*orig[k])) orig[k]->copy_(sc[k]);
   mc.write_back(w);
 }
 
-inline ParamWrite param_write(const torch::Tensor& p) {
+inline ParamWrite param_write(const at::Tensor& p) {
   return p.scalar_type() == at::kBFloat16 ? param_write_for(p) : ParamWrite{};
 }
 }  // namespace detail
 
 template <class Rule, class... S>
-void launch(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g, const S&... s) {
+void launch(const Rule& rule, const at::Tensor& p, const at::Tensor& g, const S&... s) {
   static_assert(sizeof...(S) == Rule::kStates, "one state tensor per rule state");
   const at::ScalarType sdt = state_dtype(p.scalar_type());
   (void)sdt;
@@ -184,8 +184,8 @@ inline constexpr int kMaxReduceChunks = 64;
 
 namespace detail {
 template <class Rule, class T, class... S>
-std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
-                                                     const torch::Tensor& g, const S&... s) {
+std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const ParamWrite& w, const at::Tensor& p,
+                                                     const at::Tensor& g, const S&... s) {
   using Store = typename storage_of<T>::type;
   kernels::Span<Store> x;
   x.p = reinterpret_cast<Store*>(p.data_ptr());
@@ -216,8 +216,8 @@ std::array<double, Rule::kSums> launch_reduce_typed(const Rule& rule, const Para
 }
 
 template <class Rule, class... S>
-std::array<double, Rule::kSums> launch_reduce_dense(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
-                                                     const torch::Tensor& g, const S&... s) {
+std::array<double, Rule::kSums> launch_reduce_dense(const Rule& rule, const ParamWrite& w, const at::Tensor& p,
+                                                     const at::Tensor& g, const S&... s) {
   switch (p.scalar_type()) {
     case at::kFloat: return launch_reduce_typed<Rule, float>(rule, w, p, g, s...);
     case at::kDouble: return launch_reduce_typed<Rule, double>(rule, w, p, g, s...);
@@ -227,15 +227,15 @@ std::array<double, Rule::kSums> launch_reduce_dense(const Rule& rule, const Para
 }
 
 template <class Rule, std::size_t... I, class... S>
-std::array<double, Rule::kSums> launch_reduce_on_copies(const Rule& rule, const ParamWrite& w, const torch::Tensor& p,
-                                                         const torch::Tensor& g, std::index_sequence<I...>,
+std::array<double, Rule::kSums> launch_reduce_on_copies(const Rule& rule, const ParamWrite& w, const at::Tensor& p,
+                                                         const at::Tensor& g, std::index_sequence<I...>,
                                                          const S&... s) {
-  torch::Tensor pc = p.contiguous();
-  std::array<torch::Tensor, sizeof...(S)> sc{s.contiguous()...};
+  at::Tensor pc = p.contiguous();
+  std::array<at::Tensor, sizeof...(S)> sc{s.contiguous()...};
   const MasterCopy mc(w);
   auto out = launch_reduce_dense(rule, mc.write, pc, g.contiguous(), sc[I]...);
   if (!pc.is_same(p)) p.copy_(pc);
-  const torch::Tensor* orig[] = {&s..., nullptr};
+  const at::Tensor* orig[] = {&s..., nullptr};
   for (std::size_t k = 0; k < sizeof...(S); ++k)
     if (!sc[k].is_same(*orig[k])) orig[k]->copy_(sc[k]);
   mc.write_back(w);
@@ -244,7 +244,7 @@ std::array<double, Rule::kSums> launch_reduce_on_copies(const Rule& rule, const 
 }  // namespace detail
 
 template <class Rule, class... S>
-std::array<double, Rule::kSums> launch_reduce(const Rule& rule, const torch::Tensor& p, const torch::Tensor& g,
+std::array<double, Rule::kSums> launch_reduce(const Rule& rule, const at::Tensor& p, const at::Tensor& g,
                                               const S&... s) {
   static_assert(sizeof...(S) == Rule::kStates, "one state tensor per rule state");
   const at::ScalarType sdt = state_dtype(p.scalar_type());

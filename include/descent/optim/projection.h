@@ -21,7 +21,7 @@ class SelectsBlocks {
   // parameters and how many to activate; returns the indices (into `params`)
   // of the blocks to activate, in place of the optimizer's own random draw.
   using Selector = std::function<std::vector<std::int64_t>(std::int64_t step, std::size_t group,
-                                                           const std::vector<torch::Tensor>& params,
+                                                           const std::vector<at::Tensor>& params,
                                                            std::int64_t count)>;
   virtual void set_block_selector(Selector selector) = 0;
   virtual ~SelectsBlocks() = default;
@@ -35,8 +35,8 @@ class BuildsProjections {
   // parameter, the factor's side ("left": U[:, :r], r columns; "right":
   // Vh[:r, :], r rows) and the factor the optimizer computed; returns the
   // factor to use (the computed one, or e.g. the reference's recorded one).
-  using Source = std::function<torch::Tensor(std::int64_t step, const torch::Tensor& param, const std::string& side,
-                                             const torch::Tensor& computed)>;
+  using Source = std::function<at::Tensor(std::int64_t step, const at::Tensor& param, const std::string& side,
+                                             const at::Tensor& computed)>;
   virtual void set_projection_source(Source source) = 0;
   virtual ~BuildsProjections() = default;
 };
@@ -48,17 +48,17 @@ namespace projection {
 // cast back to g's dtype. left = U[:, :r], right = Vh[:r, :] (r clipped to
 // min(rows, cols), as slicing does).
 struct Factors {
-  torch::Tensor left, right;
+  at::Tensor left, right;
 };
-Factors svd_factors(const torch::Tensor& g, std::int64_t rank, bool want_left, bool want_right);
+Factors svd_factors(const at::Tensor& g, std::int64_t rank, bool want_left, bool want_right);
 
 // torch.nn.init.orthogonal_(torch.empty(rows, cols)) (float32, global RNG),
 // cast to `dtype`.
-torch::Tensor random_orthogonal(std::int64_t rows, std::int64_t cols, at::ScalarType dtype);
+at::Tensor random_orthogonal(std::int64_t rows, std::int64_t cols, at::ScalarType dtype);
 
 // FRUGAL's randperm projector: a permutation matrix (float32, global RNG's
 // randperm), rows [0, r) (right) or columns [0, r) (left), cast to `dtype`.
-torch::Tensor randperm_factor(std::int64_t n, std::int64_t rank, bool right, at::ScalarType dtype);
+at::Tensor randperm_factor(std::int64_t n, std::int64_t rank, bool right, at::ScalarType dtype);
 
 // Python's round() (halves to even) of x, as an integer.
 std::int64_t py_round(double x);
