@@ -8,6 +8,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -187,6 +188,21 @@ std::int64_t Optimizer::state_bytes() const {
   for (const auto& g : group_states_)
     for (const auto& b : g.buffers)
       if (b.defined()) total += static_cast<std::int64_t>(b.nbytes());
+  return total;
+}
+
+std::int64_t Optimizer::read_only_state_bytes() const {
+  std::int64_t total = 0;
+  for (const auto& kv : state_) {
+    const auto* st = dynamic_cast<const ParamState*>(kv.second.get());
+    if (st == nullptr || st->layout == nullptr) continue;
+    const auto& names = st->layout->buffers;
+    for (std::size_t k = 0; k < st->buffers.size() && k < names.size(); ++k) {
+      const auto& ro = st->layout->read_only;
+      if (st->buffers[k].defined() && std::find(ro.begin(), ro.end(), names[k]) != ro.end())
+        total += static_cast<std::int64_t>(st->buffers[k].nbytes());
+    }
+  }
   return total;
 }
 

@@ -7,7 +7,7 @@
 namespace descent {
 
 const StateLayout& MADGRAD::layout() const {
-  static const StateLayout l{{"grad_sum_sq", "s", "x0"}, {}};
+  static const StateLayout l{{"grad_sum_sq", "s", "x0"}, {}, {"x0"}};
   return l;
 }
 

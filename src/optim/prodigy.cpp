@@ -13,7 +13,7 @@ enum GroupScalar { kD = 0, kDMax, kDNumerator, kDDeNom, kDHat };
 }  // namespace
 
 const StateLayout& Prodigy::layout() const {
-  static const StateLayout l{{"s", "p0", "exp_avg", "exp_avg_sq"}, {}};
+  static const StateLayout l{{"s", "p0", "exp_avg", "exp_avg_sq"}, {}, {"p0"}};
   return l;
 }
 

@@ -34,7 +34,7 @@ const k::QuantMap& unsigned_qmap() { return descent::dynamic_map(false); }
 const float* signed_map() { return signed_qmap().code; }
 const float* unsigned_map() { return unsigned_qmap().code; }
 
-template <class T> bool same_bits(const T& a, const T& b) { return std::memcmp(&a, &b, sizeof(T)) == 0; }
+using k::same_bits;
 
 // torch.argmin(torch.abs(x - code)) in float32: the first index of the minimum;
 // NaN is the minimum (index 0 when every difference is NaN).

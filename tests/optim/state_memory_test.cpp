@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 
 namespace {
 
@@ -155,6 +156,25 @@ TEST(StateMemory, OptimizerStateUsesItAndSurvivesACheckpoint) {
       twin->step();
     }
     EXPECT_TRUE(bit_equal(params[0], twin_params[0])) << name;
+  }
+}
+
+// StateLayout::read_only: the state a step only reads, which step-bench counts
+// once in the bytes a step moves. MADGRAD's x0 exists (and is read only) with
+// momentum; Adam has none.
+TEST(StateMemory, ReadOnlyStateBytes) {
+  const std::int64_t n = 1000;
+  for (const auto& [name, options, expected] : std::vector<std::tuple<std::string, OptionMap, std::int64_t>>{
+           {"madgrad", lr_only(), 4 * n},
+           {"madgrad", {{"lr", num(1e-3)}, {"momentum", num(0)}}, 0},
+           {"adam", lr_only(), 0}}) {
+    auto params = random_params({{n}}, at::kFloat, 3);
+    auto opt = make(name, params, options);
+    set_grads(params, random_grads(params, 1, 5)[0]);
+    EXPECT_EQ(opt->read_only_state_bytes(), 0) << name << ": no state before the first step";
+    opt->step();
+    EXPECT_EQ(opt->read_only_state_bytes(), expected) << name;
+    EXPECT_GT(opt->state_bytes(), opt->read_only_state_bytes()) << name;
   }
 }
 

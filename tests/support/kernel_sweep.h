@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <random>
 #include <vector>
 
@@ -23,7 +22,7 @@ using descent::kernels::state_t;
 template <class T> T from_double(double x) { return static_cast<T>(x); }
 template <> inline bf16 from_double<bf16>(double x) { return descent::kernels::to_bf16(static_cast<float>(x)); }
 
-template <class T> inline bool same_bits(const T& a, const T& b) { return std::memcmp(&a, &b, sizeof(T)) == 0; }
+using descent::kernels::same_bits;
 
 // Runs `rule` over [offset, offset + n) of freshly filled buffers on both paths
 // and compares every parameter and state element (and, for update-and-sum

@@ -109,9 +109,11 @@ Tensors make_tensors(const Config& c, std::uint64_t seed) {
 
 // Streaming read-modify-write over the same footprint as the optimizer: p and
 // NS state arrays read and written, g read, in one pass, threaded as descent's
-// kernels are. Its time is the bandwidth floor of the step.
-template <int NS, class T, class S>
+// kernels are; RO (0 or 1) of the state arrays only read, for optimizers with
+// a read-only state (StateLayout::read_only). Its time is the bandwidth floor of the step.
+template <int NS, int RO, class T, class S>
 void stream_pass(T* __restrict p, const T* __restrict g, S* const* s, std::int64_t b, std::int64_t e) {
+  static_assert(RO <= NS);
   S* st[NS > 0 ? NS : 1];
   for (int k = 0; k < NS; ++k) st[k] = s[k];
 #pragma GCC ivdep
@@ -119,49 +121,57 @@ void stream_pass(T* __restrict p, const T* __restrict g, S* const* s, std::int64
     S acc = static_cast<S>(kernels::load(g, i));
     for (int k = 0; k < NS; ++k) {
       const S v = st[k][i] * S(0.999) + acc;
-      st[k][i] = v;
+      if (k >= RO) st[k][i] = v;
       acc = v * S(1e-3);
     }
     kernels::store(p, i, static_cast<S>(kernels::load(p, i)) - acc);
   }
 }
 
-template <class T, class S>
-void stream_any(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
+template <int RO, class T, class S>
+void stream_ro(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
   switch (ns) {
-    case 0: return stream_pass<0>(p, g, s, b, e);
-    case 1: return stream_pass<1>(p, g, s, b, e);
-    case 2: return stream_pass<2>(p, g, s, b, e);
-    case 3: return stream_pass<3>(p, g, s, b, e);
-    case 4: return stream_pass<4>(p, g, s, b, e);
-    case 5: return stream_pass<5>(p, g, s, b, e);
-    default: return stream_pass<6>(p, g, s, b, e);
+    case 0: return stream_pass<0, 0>(p, g, s, b, e);
+    case 1: return stream_pass<1, RO>(p, g, s, b, e);
+    case 2: return stream_pass<2, RO>(p, g, s, b, e);
+    case 3: return stream_pass<3, RO>(p, g, s, b, e);
+    case 4: return stream_pass<4, RO>(p, g, s, b, e);
+    case 5: return stream_pass<5, RO>(p, g, s, b, e);
+    default: return stream_pass<6, RO>(p, g, s, b, e);
   }
+}
+
+template <class T, class S>
+void stream_any(int ns, int ro, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
+  if (ro > 0) return stream_ro<1>(ns, p, g, s, b, e);
+  stream_ro<0>(ns, p, g, s, b, e);
 }
 
 // The streaming loop gets the same instruction-set clone as the kernels
 // (kernels/elementwise.h), so the floor is measured with the same vectors.
 #ifdef DESCENT_AVX2_CLONE
 template <class T, class S>
-__attribute__((target("avx2"), flatten)) void stream_avx2(int ns, T* p, const T* g, S* const* s, std::int64_t b,
-                                                          std::int64_t e) {
-  stream_any(ns, p, g, s, b, e);
+__attribute__((target("avx2"), flatten)) void stream_avx2(int ns, int ro, T* p, const T* g, S* const* s,
+                                                          std::int64_t b, std::int64_t e) {
+  stream_any(ns, ro, p, g, s, b, e);
 }
 #endif
 template <class T, class S>
-void stream_dispatch(int ns, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
+void stream_dispatch(int ns, int ro, T* p, const T* g, S* const* s, std::int64_t b, std::int64_t e) {
 #ifdef DESCENT_AVX2_CLONE
-  if (kernels::detail::use_avx2()) return stream_avx2(ns, p, g, s, b, e);
+  if (kernels::detail::use_avx2()) return stream_avx2(ns, ro, p, g, s, b, e);
 #endif
-  stream_any(ns, p, g, s, b, e);
+  stream_any(ns, ro, p, g, s, b, e);
 }
 
 // The streaming loop as a callable that owns its arrays.
-std::function<void()> make_stream(const Config& c, double state_bytes_per_param) {
+std::function<void()> make_stream(const Config& c, double state_bytes_per_param, double read_only_bytes_per_param) {
   const auto dtype = dtype_of(c.dtype);
   const std::int64_t n = c.numel;
   const auto sdt = dtype == at::kDouble ? at::kDouble : at::kFloat;
-  const int ns = std::min(6, static_cast<int>(std::lround(state_bytes_per_param / (sdt == at::kDouble ? 8 : 4))));
+  const double word = sdt == at::kDouble ? 8 : 4;
+  const int ns = std::min(6, static_cast<int>(std::lround(state_bytes_per_param / word)));
+  const int ro = std::min(ns, std::min(1, static_cast<int>(std::lround(read_only_bytes_per_param / word))));
   std::vector<torch::Tensor> st;
   // The state arrays live where descent's state does (optim/state_memory.h:
   // huge pages for large buffers), so the floor has the step's memory layout.
@@ -172,19 +182,19 @@ std::function<void()> make_stream(const Config& c, double state_bytes_per_param)
     std::vector<double*> sp;
     for (auto& x : st) sp.push_back(x.data_ptr<double>());
     fn = [=, pp = p.data_ptr<double>(), gg = g.data_ptr<double>()](std::int64_t b, std::int64_t e) {
-      stream_dispatch(ns, pp, gg, sp.data(), b, e);
+      stream_dispatch(ns, ro, pp, gg, sp.data(), b, e);
     };
   } else {
     std::vector<float*> sp;
     for (auto& x : st) sp.push_back(x.data_ptr<float>());
     if (dtype == at::kFloat) {
       fn = [=, pp = p.data_ptr<float>(), gg = g.data_ptr<float>()](std::int64_t b, std::int64_t e) {
-        stream_dispatch(ns, pp, gg, sp.data(), b, e);
+        stream_dispatch(ns, ro, pp, gg, sp.data(), b, e);
       };
     } else {
       fn = [=, pp = reinterpret_cast<kernels::bf16*>(p.data_ptr()),
             gg = reinterpret_cast<const kernels::bf16*>(g.data_ptr())](std::int64_t b, std::int64_t e) {
-        stream_dispatch(ns, pp, gg, sp.data(), b, e);
+        stream_dispatch(ns, ro, pp, gg, sp.data(), b, e);
       };
     }
   }
@@ -260,7 +270,7 @@ std::unique_ptr<torch::optim::Optimizer> libtorch_twin(const torch::optim::Optim
 }
 
 struct Result {
-  double ms = 0, libtorch_ms = -1, stream_ms = 0, state_bytes = 0, bytes_per_param = 0;
+  double ms = 0, libtorch_ms = -1, stream_ms = 0, state_bytes = 0, read_only_bytes = 0, bytes_per_param = 0;
 };
 
 Result measure(const Config& c) {
@@ -272,13 +282,15 @@ Result measure(const Config& c) {
   t.flip();
   opt->step();  // creates the state, so that its size is known
   r.state_bytes = state_bytes_per_param(*opt, c.numel);
+  r.read_only_bytes = static_cast<double>(opt->read_only_state_bytes()) / static_cast<double>(c.numel);
   const double elt = static_cast<double>(t.params[0].element_size());
-  // Read p and g, write p; read and write every state byte. With a master
-  // copy (counted in the state) the bfloat16 parameter is written, not read.
+  // Read p and g, write p; read and write every state byte but the read-only
+  // ones (read once). With a master copy (counted in the state) the bfloat16
+  // parameter is written, not read.
   const bool master = c.dtype == "bf16" && c.options.find("master_weights") != std::string::npos;
-  r.bytes_per_param = (master ? 2 : 3) * elt + 2 * r.state_bytes;
+  r.bytes_per_param = (master ? 2 : 3) * elt + 2 * r.state_bytes - r.read_only_bytes;
   std::vector<Timed> timed{{[&] { t.flip(); }, [&] { opt->step(); }},
-                           {[] {}, make_stream(c, r.state_bytes)}};
+                           {[] {}, make_stream(c, r.state_bytes, r.read_only_bytes)}};
   Tensors t2;
   std::unique_ptr<torch::optim::Optimizer> twin;
   if (c.libtorch && c.dtype != "bf16") {
@@ -308,6 +320,7 @@ nlohmann::json to_json(const Config& c, const Result& r) {
                    {"huge_pages", c.huge_pages},
                    {"ms_per_step", r.ms},
                    {"state_bytes_per_param", r.state_bytes},
+                   {"read_only_state_bytes_per_param", r.read_only_bytes},
                    {"bytes_per_param", r.bytes_per_param},
                    {"gbps", gbps},
                    {"bandwidth_gbps", bw},

@@ -45,6 +45,7 @@ struct AdaHessianRule {
     }
   }
 
+  static constexpr unsigned kStoreStates = 0b011;  // d (the Hessian estimate) is only read
   template <class A> void operator()(A& p, A g, A* s) const {
     A& m = s[0];
     A& v = s[1];

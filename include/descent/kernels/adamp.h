@@ -53,6 +53,7 @@ struct AdamPDirection {
     return s[0] / denom;
   }
   template <class A> void store(A, A*) const {}
+  static constexpr bool kProjectionStores = false;  // pass 2 only reads the moments
 };
 
 // SGDP: buf = momentum·buf + (1 − dampening)·g, from a ZERO buffer (dampening
@@ -75,6 +76,7 @@ struct SgdpDirection {
   template <class A> void store(A d, A* s) const {
     if constexpr (!Nesterov) s[0] = d;
   }
+  static constexpr bool kProjectionStores = !Nesterov;
 };
 
 // No projection: p = p·decay + (−step)·d.
@@ -97,6 +99,7 @@ template <class D>
 struct ProjectionTerms {
   static constexpr int kStates = D::kStates;
   static constexpr int kSums = 1;
+  static constexpr bool kStoreP = false;
   D dir;
   double norm_eps = 1;
 
@@ -111,6 +114,7 @@ struct ProjectionTerms {
 template <class D>
 struct ProjectedStep {
   static constexpr int kStates = D::kStates;
+  static constexpr unsigned kStoreStates = D::kProjectionStores ? ~0u : 0u;
   D dir;
   double norm_eps = 1, radial = 0, decay = 1, neg_step = 0;
 
@@ -127,6 +131,7 @@ struct ProjectedStep {
 struct RowDots {
   static constexpr int kStates = 0;
   static constexpr int kSums = 3;
+  static constexpr bool kStoreP = false;
   template <class A> void operator()(A& p, A g, A*, A* terms) const {
     terms[0] = g * p;
     terms[1] = g * g;

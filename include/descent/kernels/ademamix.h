@@ -66,6 +66,7 @@ template <Decay D>
 struct AdemamixMomentsRule {
   static constexpr int kStates = 3;
   static constexpr int kSums = 2;
+  static constexpr bool kStoreP = false;
   AdemamixStep a;
   template <class A> void operator()(A& p, A g, A* s, A* terms) const {
     A q = p;  // the decay is applied in pass 2
@@ -80,6 +81,7 @@ struct AdemamixMomentsRule {
 template <Decay D, bool Cautious>
 struct AdemamixApplyRule {
   static constexpr int kStates = 3;
+  static constexpr unsigned kStoreStates = 0;  // the moments are only read
   AdemamixStep a;
   template <class A> void operator()(A& p, A g, A* s) const {
     g = a.zg.apply<D>(g, p);

@@ -81,6 +81,8 @@ template <Decay D, bool Clip>
 struct AdoptMomentsRule {
   static constexpr int kStates = 2;
   static constexpr int kSums = 2;
+  static constexpr unsigned kStoreStates = 0b01;  // v is only read
+  static constexpr bool kStoreP = false;
   AdoptStep a;
   template <class A> void operator()(A& p, A g, A* s, A* terms) const {
     A& m = s[0];
@@ -98,6 +100,7 @@ struct AdoptMomentsRule {
 template <Decay D, bool Clip, bool Cautious>
 struct AdoptApplyRule {
   static constexpr int kStates = 2;
+  static constexpr unsigned kStoreStates = 0b10;  // m is only read
   AdoptStep a;
   template <class A> void operator()(A& p, A g, A* s) const {
     const A m = s[0];

@@ -14,4 +14,7 @@ template <class To, class From> inline To bit_cast(From from) {
   return to;
 }
 
+// Whether two values have the same bits (NaN equals itself; +0 and −0 differ).
+template <class T> inline bool same_bits(const T& a, const T& b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
 }  // namespace descent::kernels

@@ -19,12 +19,12 @@
 // Sleef's u10, is within 1 ulp). |Δg| is capped where ξ is exactly 1 anyway.
 #pragma once
 
+#include <descent/kernels/bit_cast.h>
 #include <descent/kernels/elementwise.h>
 #include <descent/kernels/moments.h>
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
 namespace descent::kernels {
 
@@ -67,12 +67,8 @@ template <class A> inline A diffgrad_exp(A x) {
                                         1.0 / 479001600, 1.0 / 6227020800.0};
   A poly = A(inv_factorial[E::kDegree]);
   for (int k = E::kDegree - 1; k >= 0; --k) poly = poly * r + A(inv_factorial[k]);
-  U bits;
-  std::memcpy(&bits, &t, sizeof bits);
-  const U scale_bits = (bits << E::kMantissa) + E::kOne;  // 2^n
-  A scale;
-  std::memcpy(&scale, &scale_bits, sizeof scale);
-  return poly * scale;
+  const U scale_bits = (bit_cast<U>(t) << E::kMantissa) + E::kOne;  // 2^n
+  return poly * bit_cast<A>(scale_bits);
 }
 
 // L2: weight_decay ≠ 0 (a template parameter: a run-time select on it keeps

@@ -7,7 +7,15 @@
 //     template <class A> void operator()(A& p, A g, A* s) const;   // s[0..kStates)
 //
 // applied to every element in one pass: parameter, gradient and state are each
-// loaded once, updated in registers and stored once. A is the compute type
+// loaded once, updated in registers and stored once. A rule that only reads
+// some of them says so, and those are not stored (a store of an unchanged value
+// still moves the cache line back to memory: MADGRAD's x0 is 4 of its 36 bytes):
+//
+//     static constexpr unsigned kStoreStates = 0b01;  // bit k: s[k] is written back (default: all)
+//     static constexpr bool kStoreP = false;          // p is not written back (default: written)
+//
+// The scalar path (which the kernel tests hold the vector path to) checks that
+// a rule leaves what it does not store unchanged. A is the compute type
 // (float, or double for double tensors). The driver loads storage types
 // (bfloat16, float, double), converts to A, calls the rule and stores back.
 //
@@ -26,10 +34,12 @@
 // the scalar path give the same bits.
 #pragma once
 
-#include <cstdint>
+#include <descent/kernels/bit_cast.h>
 #include <descent/kernels/scalar_types.h>
 #include <descent/kernels/stochastic_rounding.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string_view>
 #include <type_traits>
@@ -92,18 +102,60 @@ inline void with_param_io(const Span<T>& x, F&& f) {
 }  // namespace detail
 
 namespace detail {
-template <ParamIO M, class Rule, class T>
-inline void apply_one(const Rule& rule, T* __restrict p, const T* __restrict g,
-                      state_t<T>* const* s, state_t<T>* __restrict master, std::uint32_t seed, std::int64_t i) {
+// The optional kStoreStates / kStoreP of a rule (see the top of this file).
+template <class Rule, class = void> struct StoreStates { static constexpr unsigned value = ~0u; };
+template <class Rule> struct StoreStates<Rule, std::void_t<decltype(Rule::kStoreStates)>> {
+  static constexpr unsigned value = Rule::kStoreStates;
+};
+template <class Rule, class = void> struct StoreP { static constexpr bool value = true; };
+template <class Rule> struct StoreP<Rule, std::void_t<decltype(Rule::kStoreP)>> {
+  static constexpr bool value = Rule::kStoreP;
+};
+template <class Rule> inline constexpr bool stores_state(int k) { return ((StoreStates<Rule>::value >> k) & 1u) != 0; }
+
+// The scalar path's check that a rule changed nothing it does not store: a
+// rule bug (its kStoreStates or kStoreP is wrong), so it stops the program.
+[[noreturn]] inline void unstored_value_changed(const char* what) {
+  std::fprintf(stderr, "descent: an update rule changed %s, which its kStoreStates/kStoreP say it only reads\n", what);
+  std::abort();
+}
+template <class Rule, class A>
+inline void check_unstored(A p_before, A p_after, const A* st_before, const A* st_after) {
+  if constexpr (!StoreP<Rule>::value)
+    if (!same_bits(p_before, p_after)) unstored_value_changed("the parameter");
+  for (int k = 0; k < Rule::kStates; ++k)
+    if (!stores_state<Rule>(k) && !same_bits(st_before[k], st_after[k])) unstored_value_changed("a state");
+}
+
+// Loads one element's parameter and state, runs `call` (the rule) on them and
+// stores back what the rule stores. Checked: the scalar path's check above.
+template <ParamIO M, bool Checked, class Rule, class T, class Call>
+inline void apply_element(T* __restrict p, state_t<T>* const* s, state_t<T>* __restrict master, std::uint32_t seed,
+                          std::int64_t i, Call&& call) {
   using A = compute_t<T>;
   using S = state_t<T>;
   constexpr int n = Rule::kStates;
   A x = read_param<M>(p, master, i);
   A st[n > 0 ? n : 1];
   for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-  rule(x, load(g, i), st);
-  write_param<M>(p, master, seed, i, x);
-  for (int k = 0; k < n; ++k) s[k][i] = static_cast<S>(st[k]);
+  if constexpr (Checked) {
+    const A x0 = x;
+    A st0[n > 0 ? n : 1];
+    for (int k = 0; k < n; ++k) st0[k] = st[k];
+    call(x, st);
+    check_unstored<Rule>(x0, x, st0, st);
+  } else {
+    call(x, st);
+  }
+  if constexpr (StoreP<Rule>::value) write_param<M>(p, master, seed, i, x);
+  for (int k = 0; k < n; ++k)
+    if (stores_state<Rule>(k)) s[k][i] = static_cast<S>(st[k]);
+}
+
+template <ParamIO M, bool Checked, class Rule, class T>
+inline void apply_one(const Rule& rule, T* __restrict p, const T* __restrict g,
+                      state_t<T>* const* s, state_t<T>* __restrict master, std::uint32_t seed, std::int64_t i) {
+  apply_element<M, Checked, Rule>(p, s, master, seed, i, [&](auto& x, auto* st) { rule(x, load(g, i), st); });
 }
 
 template <ParamIO M, class Rule, class T>
@@ -118,13 +170,13 @@ void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t
   for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
   if (path == Path::scalar) {
     for (std::int64_t i = begin; i < end; ++i) {
-      apply_one<M>(r, p, g, s, master, seed, i);
+      apply_one<M, true>(r, p, g, s, master, seed, i);
       asm volatile("" ::: "memory");  // keeps this loop scalar
     }
     return;
   }
 #pragma GCC ivdep
-  for (std::int64_t i = begin; i < end; ++i) apply_one<M>(r, p, g, s, master, seed, i);
+  for (std::int64_t i = begin; i < end; ++i) apply_one<M, false>(r, p, g, s, master, seed, i);
 }
 }  // namespace detail
 
@@ -184,24 +236,16 @@ void run(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end,
 inline constexpr int kLanes = 8;
 
 namespace detail {
-template <ParamIO M, class Rule, class T>
+template <ParamIO M, bool Checked, class Rule, class T>
 inline void apply_one_terms(const Rule& rule, T* __restrict p, const T* __restrict g, state_t<T>* const* s,
                             state_t<T>* __restrict master, std::uint32_t seed, std::int64_t i,
                             compute_t<T>* terms) {
-  using A = compute_t<T>;
-  using S = state_t<T>;
-  constexpr int n = Rule::kStates;
-  A x = read_param<M>(p, master, i);
-  A st[n > 0 ? n : 1];
-  for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-  rule(x, load(g, i), st, terms);
-  write_param<M>(p, master, seed, i, x);
-  for (int k = 0; k < n; ++k) s[k][i] = static_cast<S>(st[k]);
+  apply_element<M, Checked, Rule>(p, s, master, seed, i, [&](auto& x, auto* st) { rule(x, load(g, i), st, terms); });
 }
 
-template <ParamIO M, class Rule, class T>
-void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, double* sums,
-                   Path path) {
+// Scalar: the scalar path (kept scalar by a compiler barrier, and checked).
+template <ParamIO M, bool Scalar, class Rule, class T>
+void run_reduce_loop(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, double* sums) {
   using A = compute_t<T>;
   constexpr int K = Rule::kSums;
   static_assert(K > 0 && Rule::kStates <= kMaxStates, "a reduce rule has sums");
@@ -214,18 +258,17 @@ void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::
   for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
   A acc[K][kLanes] = {};
   std::int64_t i = begin;
-  const bool scalar = path == Path::scalar;
   for (; i + kLanes <= end; i += kLanes) {
     for (int l = 0; l < kLanes; ++l) {
       A terms[K];
-      apply_one_terms<M>(r, p, g, s, master, seed, i + l, terms);
+      apply_one_terms<M, Scalar>(r, p, g, s, master, seed, i + l, terms);
       for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
-      if (scalar) asm volatile("" ::: "memory");
+      if constexpr (Scalar) asm volatile("" ::: "memory");
     }
   }
   for (int l = 0; i < end; ++i, ++l) {
     A terms[K];
-    apply_one_terms<M>(r, p, g, s, master, seed, i, terms);
+    apply_one_terms<M, Scalar>(r, p, g, s, master, seed, i, terms);
     for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
   }
   for (int k = 0; k < K; ++k) {
@@ -234,6 +277,13 @@ void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::
     sums[k] += total;
   }
 }
+
+template <ParamIO M, class Rule, class T>
+void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, double* sums,
+                   Path path) {
+  if (path == Path::scalar) run_reduce_loop<M, true>(rule, x, begin, end, sums);
+  else run_reduce_loop<M, false>(rule, x, begin, end, sums);
+}
 }  // namespace detail
 
 #ifdef DESCENT_AVX2_CLONE
@@ -241,7 +291,7 @@ namespace detail {
 template <ParamIO M, class Rule, class T>
 __attribute__((target("avx2"), flatten)) void run_reduce_io_avx2(const Rule& rule, const Span<T>& x,
                                                                  std::int64_t begin, std::int64_t end, double* sums) {
-  run_reduce_io<M>(rule, x, begin, end, sums, Path::vector);
+  run_reduce_loop<M, false>(rule, x, begin, end, sums);
 }
 }  // namespace detail
 #endif

@@ -30,13 +30,13 @@
 // identical bits.
 #pragma once
 
+#include <descent/kernels/bit_cast.h>
 #include <descent/kernels/elementwise.h>
 #include <descent/kernels/moments.h>
 
 #include <cmath>
 #include <cstdint>
 #include <type_traits>
-#include <cstring>
 
 namespace descent::kernels {
 
@@ -72,8 +72,7 @@ template <class A> inline A maximum(A a, A b) {
 
 // float32 → IEEE binary16, round to nearest even (as c10::Half); NaN → 0x7E00.
 inline std::uint16_t to_half_bits(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
+  const std::uint32_t u = bit_cast<std::uint32_t>(f);
   const std::uint16_t sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
   const float a = std::fabs(f);
   if (a != a) return static_cast<std::uint16_t>(sign | 0x7E00u);
@@ -83,8 +82,7 @@ inline std::uint16_t to_half_bits(float f) {
     // subnormal's mantissa, and 1024 is the smallest normal's encoding.
     return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(std::nearbyint(a * 16777216.0f)));
   }
-  std::uint32_t ua;
-  std::memcpy(&ua, &a, sizeof ua);
+  const std::uint32_t ua = bit_cast<std::uint32_t>(a);
   const std::uint32_t exponent = ((ua >> 23) & 0xFFu) - 127u + 15u;  // 1..30
   const std::uint32_t mant = ua & 0x7FFFFFu;
   std::uint32_t h = (exponent << 10) | (mant >> 13);
@@ -97,9 +95,8 @@ inline float half_bits_to_float(std::uint16_t h) {
   const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
   const std::uint32_t exponent = (h >> 10) & 0x1Fu;
   const std::uint32_t mant = h & 0x3FFu;
-  float out;
   if (exponent == 0) {
-    out = std::ldexp(static_cast<float>(mant), -24);
+    const float out = std::ldexp(static_cast<float>(mant), -24);
     return sign ? -out : out;
   }
   std::uint32_t u;
@@ -107,8 +104,7 @@ inline float half_bits_to_float(std::uint16_t h) {
     u = sign | 0x7F800000u | (mant << 13);
   else
     u = sign | ((exponent - 15u + 127u) << 23) | (mant << 13);
-  std::memcpy(&out, &u, sizeof out);
-  return out;
+  return bit_cast<float>(u);
 }
 
 // The reduced precisions a momentum may be kept in (the reference's

@@ -70,6 +70,7 @@ struct LambMomentsRule {
 template <LambUpdate U>
 struct LambApplyRule {
   static constexpr int kStates = 2;  // exp_avg, exp_avg_sq (read only)
+  static constexpr unsigned kStoreStates = 0;
   double alpha = 0, eps = 1e-6;
 
   template <class A> void operator()(A& p, A, A* s) const {

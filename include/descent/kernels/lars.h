@@ -46,6 +46,7 @@ struct LarsRule {
 struct SquaredNorms {
   static constexpr int kStates = 0;
   static constexpr int kSums = 2;
+  static constexpr bool kStoreP = false;
   template <class A> void operator()(A& p, A g, A* s, A* terms) const {
     terms[0] = p * p;
     terms[1] = g * g;

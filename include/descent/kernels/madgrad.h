@@ -40,6 +40,7 @@ namespace descent::kernels {
 template <bool Momentum, Decay D, bool EpsZero>
 struct MadgradRule {
   static constexpr int kStates = Momentum ? 3 : 2;  // grad_sum_sq, s[, x0]
+  static constexpr unsigned kStoreStates = 0b011;    // x0 is only read
   double gsign = 1, weight_decay = 0, lambda = 0, eps = 1e-6, momentum = 0.9, one_minus_momentum = 0.1;
   double neg_lr_wd = 0;  // −(lr + eps)·wd
 

@@ -3,10 +3,11 @@
 // rules written from them match their references to the last bit or two.
 #pragma once
 
+#include <descent/kernels/bit_cast.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 namespace descent::kernels {
@@ -21,13 +22,7 @@ template <class A> inline A select_flag(bool on, A a, A b) {
   static_assert(sizeof(A) == 4 || sizeof(A) == 8);
   using U = std::conditional_t<sizeof(A) == 4, std::uint32_t, std::uint64_t>;
   const U mask = U(0) - static_cast<U>(on);
-  U ua, ub;
-  std::memcpy(&ua, &a, sizeof ua);
-  std::memcpy(&ub, &b, sizeof ub);
-  const U r = (ua & mask) | (ub & ~mask);
-  A out;
-  std::memcpy(&out, &r, sizeof out);
-  return out;
+  return bit_cast<A>((bit_cast<U>(a) & mask) | (bit_cast<U>(b) & ~mask));
 }
 
 // m.mul_(beta).add_(g, alpha=1-beta): exponential moving average.

@@ -60,6 +60,8 @@ template <class A> inline A fused(A a, A b, A c) {
 struct ProdigyMomentsRule {
   static constexpr int kStates = 4;  // p0, exp_avg, exp_avg_sq, s
   static constexpr int kSums = 2;    // Σ g·(p0 − p), Σ|s|
+  static constexpr unsigned kStoreStates = 0b1110;  // p0 is only read
+  static constexpr bool kStoreP = false;
   double gsign = 1, beta1 = 0.9, m_coef = 0, beta2 = 0.999, v_coef = 0, beta3 = 0, s_coef = 0;
 
   template <class A> void operator()(A& p, A g, A* st, A* terms) const {
@@ -180,6 +182,7 @@ float reference_sum(X x, std::int64_t n) {
 template <bool Decoupled, bool Atan2>
 struct ProdigyApplyRule {
   static constexpr int kStates = 2;  // exp_avg, exp_avg_sq (read only)
+  static constexpr unsigned kStoreStates = 0;
   double decay = 1, neg_d_lr = 0, d_eps = 0;
 
   template <class A> void operator()(A& p, A, A* st) const {

@@ -45,7 +45,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -220,13 +219,10 @@ inline float requantize_block(const float* v, std::int64_t len, const QuantMap& 
   // max reduction; max is exact, so any order gives the same result).
   std::uint32_t top = 0;
   for (std::int64_t i = 0; i < len; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, v + i, sizeof u);
-    u &= 0x7fffffffu;
+    const std::uint32_t u = bit_cast<std::uint32_t>(v[i]) & 0x7fffffffu;
     top = u > top ? u : top;
   }
-  float am;
-  std::memcpy(&am, &top, sizeof am);
+  float am = bit_cast<float>(top);
   if (am != am) am = std::numeric_limits<float>::quiet_NaN();  // as torch.max: NaN, canonical bits
   if (am == 0) am = 1;  // absmax[absmax == 0] = 1.0
   if (path == Path::scalar) {
@@ -352,8 +348,13 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
         if (scalar) asm volatile("" ::: "memory");
       }
     }
-    // 2. the rule
+    // 2. the rule; what it only reads (kStoreStates, kStoreP) is not stored
     const T* const gb = g + e0;
+    auto store_back = [&](A xp, const A* st, std::int64_t elem, std::int64_t i) {
+      if constexpr (StoreP<Rule>::value) store_from<M>(x, elem, xp);
+      for (int k = 0; k < n; ++k)
+        if (stores_state<Rule>(k)) s[k][i] = static_cast<float>(st[k]);
+    };
     if constexpr (K == 0) {
       if (scalar) {
         for (std::int64_t i = 0; i < len; ++i) {
@@ -361,8 +362,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
           r(xp, grad_as<A>(gb, i), st);
-          store_from<M>(x, e0 + i, xp);
-          for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
+          store_back(xp, st, e0 + i, i);
           asm volatile("" ::: "memory");
         }
       } else {
@@ -372,8 +372,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
           A st[n];
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
           r(xp, grad_as<A>(gb, i), st);
-          store_from<M>(x, e0 + i, xp);
-          for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
+          store_back(xp, st, e0 + i, i);
         }
       }
     } else {
@@ -386,8 +385,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
           for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i + l]);
           A terms[K];
           r(xp, grad_as<A>(gb, i + l), st, terms);
-          store_from<M>(x, e0 + i + l, xp);
-          for (int k = 0; k < n; ++k) s[k][i + l] = static_cast<float>(st[k]);
+          store_back(xp, st, e0 + i + l, i + l);
           for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
           if (scalar) asm volatile("" ::: "memory");
         }
@@ -398,8 +396,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
         for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
         A terms[K];
         r(xp, grad_as<A>(gb, i), st, terms);
-        store_from<M>(x, e0 + i, xp);
-        for (int k = 0; k < n; ++k) s[k][i] = static_cast<float>(st[k]);
+        store_back(xp, st, e0 + i, i);
         for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
       }
       if (sums != nullptr) {
@@ -410,9 +407,9 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
         }
       }
     }
-    // 3. and 4. the new absmax, then the codes
+    // 3. and 4. the new absmax, then the codes (of the states the rule changed)
     for (int k = 0; k < n; ++k)
-      if (x.codes[k] != nullptr) x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
+      if (x.codes[k] != nullptr && stores_state<Rule>(k)) x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
   }
 }
 }  // namespace detail

@@ -6,8 +6,9 @@
 // same round-to-nearest-even rule c10 uses, so results agree bit for bit.
 #pragma once
 
+#include <descent/kernels/bit_cast.h>
+
 #include <cstdint>
-#include <cstring>
 
 namespace descent::kernels {
 
@@ -16,17 +17,13 @@ struct bf16 {
 };
 
 inline float to_float(bf16 x) {
-  std::uint32_t u = static_cast<std::uint32_t>(x.bits) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
+  return bit_cast<float>(static_cast<std::uint32_t>(x.bits) << 16);
 }
 
 // Round to nearest, ties to even; NaN maps to the canonical quiet NaN 0x7FC0
 // (c10::detail::round_to_nearest_even).
 inline bf16 to_bf16(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
+  const std::uint32_t u = bit_cast<std::uint32_t>(f);
   const bool is_nan = f != f;
   const std::uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
   return bf16{static_cast<std::uint16_t>(is_nan ? 0x7FC0u : rounded)};

@@ -78,6 +78,8 @@ struct SignMomentumRule {
 struct SignInterpolationSquares {
   static constexpr int kStates = 1;  // exp_avg, read only
   static constexpr int kSums = 1;
+  static constexpr unsigned kStoreStates = 0;
+  static constexpr bool kStoreP = false;
   double beta1 = 0.9, one_minus_beta1 = 0.1;
 
   template <class A> void operator()(A& p, A g, A* s, A* terms) const {

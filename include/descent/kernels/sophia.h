@@ -29,6 +29,7 @@ namespace descent::kernels {
 
 struct SophiaGRule {
   static constexpr int kStates = 2;  // exp_avg, hessian
+  static constexpr unsigned kStoreStates = 0b01;  // the hessian is only read (its own update is elsewhere)
   double gsign = 1, decay = 1;
   double beta1 = 0.965, one_minus_beta1 = 0.035;
   double rho_bs = 0.04 * 5120;       // rho·bs, as Python computes `rho * bs`
@@ -48,6 +49,7 @@ struct SophiaGRule {
 
 struct SophiaHRule {
   static constexpr int kStates = 2;  // exp_avg, hessian
+  static constexpr unsigned kStoreStates = 0b01;  // the hessian is only read (its own update is elsewhere)
   double gsign = 1, decay = 1;
   double beta1 = 0.9, one_minus_beta1 = 0.1;
   double gamma = 10;

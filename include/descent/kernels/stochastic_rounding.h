@@ -20,7 +20,6 @@
 #include <descent/kernels/scalar_types.h>
 
 #include <cstdint>
-#include <cstring>
 
 namespace descent::kernels {
 
@@ -47,8 +46,7 @@ inline std::uint32_t random16(std::uint32_t seed, std::int64_t i) {
 
 // x rounded to bfloat16 stochastically with the random bits r (0 <= r < 2^16).
 inline bf16 to_bf16_stochastic(float x, std::uint32_t r) {
-  std::uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
+  const std::uint32_t u = bit_cast<std::uint32_t>(x);
   const bool nan = (u & 0x7FFFFFFFu) > 0x7F800000u;
   const std::uint32_t rounded = (u + r) & 0xFFFF0000u;
   bf16 out;

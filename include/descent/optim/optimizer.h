@@ -37,6 +37,9 @@ namespace descent {
 struct StateLayout {
   std::vector<std::string> buffers;  // tensors (most shaped like the parameter)
   std::vector<std::string> scalars;  // per-parameter numbers (e.g. NAdam's mu_product)
+  // Buffers a step reads but never writes (MADGRAD's x0): they cost one pass of
+  // memory traffic per step, not two (read_only_state_bytes, step-bench).
+  std::vector<std::string> read_only = {};
 };
 
 // The state of one parameter. Buffers that an option turns off stay undefined.
@@ -104,6 +107,8 @@ class Optimizer : public torch::optim::Optimizer {
   // inner optimizer's, global windows their own). What `descent list` claims
   // per parameter is checked against this by the tests; the benchmark reports it.
   virtual std::int64_t state_bytes() const;
+  // The part of this optimizer's own state_bytes() in its layout's read_only buffers.
+  std::int64_t read_only_state_bytes() const;
 
  protected:
   Optimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
