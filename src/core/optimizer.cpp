@@ -197,8 +197,8 @@ std::int64_t Optimizer::read_only_state_bytes() const {
     const auto* st = dynamic_cast<const ParamState*>(kv.second.get());
     if (st == nullptr || st->layout == nullptr) continue;
     const auto& names = st->layout->buffers;
+    const auto& ro = st->layout->read_only;
     for (std::size_t k = 0; k < st->buffers.size() && k < names.size(); ++k) {
-      const auto& ro = st->layout->read_only;
       if (st->buffers[k].defined() && std::find(ro.begin(), ro.end(), names[k]) != ro.end())
         total += static_cast<std::int64_t>(st->buffers[k].nbytes());
     }

@@ -350,55 +350,44 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
     }
     // 2. the rule; what it only reads (kStoreStates, kStoreP) is not stored
     const T* const gb = g + e0;
-    auto store_back = [&](A xp, const A* st, std::int64_t elem, std::int64_t i) {
-      if constexpr (StoreP<Rule>::value) store_from<M>(x, elem, xp);
+    // Element i of the block: load p and the states, call(xp, st) (the rule),
+    // store back what the rule stores.
+    auto apply = [&](std::int64_t i, auto&& call) {
+      A xp = load_as<M, A>(x, e0 + i);
+      A st[n];
+      for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
+      call(xp, st);
+      if constexpr (StoreP<Rule>::value) store_from<M>(x, e0 + i, xp);
       for (int k = 0; k < n; ++k)
         if (stores_state<Rule>(k)) s[k][i] = static_cast<float>(st[k]);
     };
     if constexpr (K == 0) {
+      auto one = [&](std::int64_t i) { apply(i, [&](A& xp, A* st) { r(xp, grad_as<A>(gb, i), st); }); };
       if (scalar) {
         for (std::int64_t i = 0; i < len; ++i) {
-          A xp = load_as<M, A>(x, e0 + i);
-          A st[n];
-          for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-          r(xp, grad_as<A>(gb, i), st);
-          store_back(xp, st, e0 + i, i);
+          one(i);
           asm volatile("" ::: "memory");
         }
       } else {
 #pragma GCC ivdep
-        for (std::int64_t i = 0; i < len; ++i) {
-          A xp = load_as<M, A>(x, e0 + i);
-          A st[n];
-          for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-          r(xp, grad_as<A>(gb, i), st);
-          store_back(xp, st, e0 + i, i);
-        }
+        for (std::int64_t i = 0; i < len; ++i) one(i);
       }
     } else {
       A acc[K > 0 ? K : 1][kLanes] = {};
+      // Element i's terms into lane l.
+      auto one = [&](std::int64_t i, int l) {
+        A terms[K];
+        apply(i, [&](A& xp, A* st) { r(xp, grad_as<A>(gb, i), st, terms); });
+        for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
+      };
       std::int64_t i = 0;
       for (; i + kLanes <= len; i += kLanes) {
         for (int l = 0; l < kLanes; ++l) {
-          A xp = load_as<M, A>(x, e0 + i + l);
-          A st[n];
-          for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i + l]);
-          A terms[K];
-          r(xp, grad_as<A>(gb, i + l), st, terms);
-          store_back(xp, st, e0 + i + l, i + l);
-          for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
+          one(i + l, l);
           if (scalar) asm volatile("" ::: "memory");
         }
       }
-      for (int l = 0; i < len; ++i, ++l) {
-        A xp = load_as<M, A>(x, e0 + i);
-        A st[n];
-        for (int k = 0; k < n; ++k) st[k] = static_cast<A>(s[k][i]);
-        A terms[K];
-        r(xp, grad_as<A>(gb, i), st, terms);
-        store_back(xp, st, e0 + i, i);
-        for (int k = 0; k < K; ++k) acc[k][l] += terms[k];
-      }
+      for (int l = 0; i < len; ++i, ++l) one(i, l);
       if (sums != nullptr) {
         for (int k = 0; k < K; ++k) {
           double total = 0;
@@ -409,7 +398,8 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
     }
     // 3. and 4. the new absmax, then the codes (of the states the rule changed)
     for (int k = 0; k < n; ++k)
-      if (x.codes[k] != nullptr && stores_state<Rule>(k)) x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
+      if (x.codes[k] != nullptr && stores_state<Rule>(k))
+        x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
   }
 }
 }  // namespace detail
