@@ -167,7 +167,8 @@ TEST(StateMemory, ReadOnlyStateBytes) {
   for (const auto& [name, options, expected] : std::vector<std::tuple<std::string, OptionMap, std::int64_t>>{
            {"madgrad", lr_only(), 4 * n},
            {"madgrad", {{"lr", num(1e-3)}, {"momentum", num(0)}}, 0},
-           {"adam", lr_only(), 0}}) {
+           {"adam", lr_only(), 0},
+           {"lookahead", {{"optimizer", text("madgrad")}, {"lr", num(1e-3)}}, 4 * n}}) {
     auto params = random_params({{n}}, at::kFloat, 3);
     auto opt = make(name, params, options);
     set_grads(params, random_grads(params, 1, 5)[0]);

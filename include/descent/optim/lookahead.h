@@ -63,6 +63,10 @@ class Lookahead : public Optimizer {
 
   // The slow weights plus the inner optimizer's state.
   std::int64_t state_bytes() const override { return Optimizer::state_bytes() + inner_->state_bytes(); }
+  // The slow weights are written every k steps, so only the inner optimizer's count.
+  std::int64_t read_only_state_bytes() const override {
+    return Optimizer::read_only_state_bytes() + inner_->read_only_state_bytes();
+  }
 
   const LookaheadOptions& lookahead_options() const noexcept { return options_; }
   void set_lookahead_options(const LookaheadOptions& options);

@@ -107,8 +107,9 @@ class Optimizer : public torch::optim::Optimizer {
   // inner optimizer's, global windows their own). What `descent list` claims
   // per parameter is checked against this by the tests; the benchmark reports it.
   virtual std::int64_t state_bytes() const;
-  // The part of this optimizer's own state_bytes() in its layout's read_only buffers.
-  std::int64_t read_only_state_bytes() const;
+  // The part of state_bytes() in read_only buffers (StateLayout::read_only):
+  // state a step reads but never writes. Wrappers add their inner optimizer's.
+  virtual std::int64_t read_only_state_bytes() const;
 
  protected:
   Optimizer(std::vector<torch::optim::OptimizerParamGroup> groups,
