@@ -47,22 +47,27 @@ template <class A> inline A cbrt_series7(A e) {
 }  // namespace detail
 
 inline float pow_one_third(float x_in) {
-  const bool tiny = x_in < 0x1p-126f;  // subnormal, zero (and negative: NaN below)
-  const float x = tiny ? x_in * 0x1p24f : x_in;
+  // Special values cost selects on every element (they were a quarter of
+  // MADGRAD's loop), so the steps below are arranged to need few: +0 (and −0,
+  // made +0 by the + 0.0f) comes out of the series as 0·r² = +0 (r² = 2^84
+  // stays finite), NaN propagates through x·r², and only +inf and x < 0 are
+  // replaced at the end.
+  const bool tiny = x_in < 0x1p-126f;  // subnormal, ±0 (and negative: NaN below)
+  const float x = tiny ? x_in * 0x1p24f + 0.0f : x_in;
   const std::int32_t u = bit_cast<std::int32_t>(x);
   // u/3 through a float product: exact enough for a 4% guess, and vectorises (int division does not).
-  const std::int32_t guess = 0x54A2FA8C - static_cast<std::int32_t>(static_cast<float>(u) * (1.0f / 3.0f));
+  const float uf = static_cast<float>(u);
+  const std::int32_t guess = 0x54A2FA8C - static_cast<std::int32_t>(uf * (1.0f / 3.0f));
   const float r = bit_cast<float>(guess & ~0xFFFF);  // 8 significant bits
   const float r2 = r * r;
   const float e = 1.0f - x * (r2 * r);
   const float q = detail::cbrt_series7(e);
   // x^(float(1/3) − 1/3) − 1 = δ·ln 2·(u·2^−23 − 127), less the 2^24 pre-scale for tiny x.
   constexpr float kDeltaLn2 = 9.934107462565104e-09f * 0.6931471805599453f;
-  const float k = static_cast<float>(u) * (kDeltaLn2 * 0x1p-23f) - (tiny ? 151.0f : 127.0f) * kDeltaLn2;
+  const float k = uf * (kDeltaLn2 * 0x1p-23f) - (tiny ? 151.0f * kDeltaLn2 : 127.0f * kDeltaLn2);
   const float y0 = x * r2;
   float y = y0 + y0 * (q + (k + q * k));
-  y = tiny ? y * 0x1p-8f : y;
-  y = x_in == 0.0f ? 0.0f : y;  // +0 for −0 too
+  y = y * (tiny ? 0x1p-8f : 1.0f);
   y = x_in == std::numeric_limits<float>::infinity() ? x_in : y;
   return x_in >= 0.0f ? y : std::numeric_limits<float>::quiet_NaN();
 }
