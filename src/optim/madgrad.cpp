@@ -3,6 +3,7 @@
 #include <descent/optim/madgrad.h>
 
 #include <cmath>
+#include <limits>
 
 namespace descent {
 
@@ -37,6 +38,7 @@ void MADGRAD::update_param(const torch::Tensor& p, const torch::Tensor& g, Param
     r.momentum = o.momentum();
     r.one_minus_momentum = 1.0 - o.momentum();
     r.neg_lr_wd = -lr * o.weight_decay();
+    r.rms_if_zero = o.eps() == 0 ? std::numeric_limits<double>::infinity() : 0.0;
     return r;
   };
   auto run = [&](auto rule) {
@@ -47,17 +49,17 @@ void MADGRAD::update_param(const torch::Tensor& p, const torch::Tensor& g, Param
   };
   using kernels::Decay;
   using kernels::MadgradRule;
-  auto by_eps = [&](auto m, auto dtag) {
+  auto by_isa = [&](auto m, auto dtag) {
     constexpr bool M = decltype(m)::value;
     constexpr Decay D = decltype(dtag)::value;
-    if (o.eps() == 0) run(MadgradRule<M, D, true>{});
+    if (kernels::cpu_has_fma()) run(MadgradRule<M, D, true>{});
     else run(MadgradRule<M, D, false>{});
   };
   auto by_decay = [&](auto m) {
     switch (decay) {
-      case Decay::none: by_eps(m, std::integral_constant<Decay, Decay::none>{}); break;
-      case Decay::l2: by_eps(m, std::integral_constant<Decay, Decay::l2>{}); break;
-      case Decay::decoupled: by_eps(m, std::integral_constant<Decay, Decay::decoupled>{}); break;
+      case Decay::none: by_isa(m, std::integral_constant<Decay, Decay::none>{}); break;
+      case Decay::l2: by_isa(m, std::integral_constant<Decay, Decay::l2>{}); break;
+      case Decay::decoupled: by_isa(m, std::integral_constant<Decay, Decay::decoupled>{}); break;
     }
   };
   if (momentum) by_decay(std::true_type{});

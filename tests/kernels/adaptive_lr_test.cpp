@@ -16,6 +16,7 @@
 #include "support/kernel_sweep.h"
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -126,22 +127,43 @@ TEST(AdaptiveLrVectorScalar, NovoGrad) {
 
 // ---- MADGRAD --------------------------------------------------------------------------------
 
-template <bool Momentum, Decay D, bool EpsZero>
-void madgrad_rule() {
-  descent::kernels::MadgradRule<Momentum, D, EpsZero> r;
+// Fma: the cube root's fused form, which runs through std::fma in the scalar
+// path and the baseline clone (the C library's fmaf) and on the FMA unit in the
+// AVX2 clone; the paths agree bit for bit either way.
+template <bool Momentum, Decay D, bool Fma>
+void madgrad_rule(bool eps_zero) {
+  descent::kernels::MadgradRule<Momentum, D, Fma> r;
   r.gsign = -1;
   r.weight_decay = 0.01;
   r.lambda = 0.02;
-  r.eps = EpsZero ? 0.0 : 1e-6;
+  r.eps = eps_zero ? 0.0 : 1e-6;
+  r.rms_if_zero = eps_zero ? std::numeric_limits<double>::infinity() : 0.0;
   r.neg_lr_wd = -1e-4;
   sweep(r, 0.0);  // grad_sum_sq ≥ 0 (cube root)
 }
 
 TEST(AdaptiveLrVectorScalar, Madgrad) {
-  madgrad_rule<true, Decay::none, false>();
-  madgrad_rule<false, Decay::none, false>();
-  madgrad_rule<true, Decay::l2, true>();
-  madgrad_rule<false, Decay::decoupled, true>();
+  madgrad_rule<true, Decay::none, false>(false);
+  madgrad_rule<false, Decay::none, true>(false);
+  madgrad_rule<true, Decay::l2, true>(true);
+  madgrad_rule<false, Decay::decoupled, false>(true);
+}
+
+// The reference replaces rms = 0 by +inf only when eps == 0 (a Python float):
+// a coordinate with no gradient yet then stays at x0. With eps = 1e-50, which
+// is 0 in float32, rms = 0 stays, and 0/0 makes the parameter NaN, as in torch.
+TEST(MadgradRule, ZeroDenominatorOnlyReplacedWhenEpsIsZero) {
+  auto step = [](double eps) {
+    descent::kernels::MadgradRule<true, Decay::none, false> r;
+    r.lambda = 0.01;
+    r.eps = eps;
+    r.rms_if_zero = eps == 0 ? std::numeric_limits<double>::infinity() : 0.0;
+    float p = 2.0f, st[3] = {0.0f, 0.0f, 1.0f};  // grad_sum_sq, s, x0
+    r(p, 0.0f, st);
+    return p;
+  };
+  EXPECT_EQ(step(0.0), 0.9f * 2.0f + 0.1f * 1.0f);
+  EXPECT_TRUE(std::isnan(step(1e-50)));
 }
 
 // ---- Prodigy ----------------------------------------------------------------------------------

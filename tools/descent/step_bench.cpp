@@ -151,7 +151,7 @@ void stream_any(int ns, int ro, T* p, const T* g, S* const* s, std::int64_t b, s
 // (kernels/elementwise.h), so the floor is measured with the same vectors.
 #ifdef DESCENT_AVX2_CLONE
 template <class T, class S>
-__attribute__((target("avx2"), flatten)) void stream_avx2(int ns, int ro, T* p, const T* g, S* const* s,
+__attribute__((target("avx2,fma"), flatten)) void stream_avx2(int ns, int ro, T* p, const T* g, S* const* s,
                                                           std::int64_t b, std::int64_t e) {
   stream_any(ns, ro, p, g, s, b, e);
 }

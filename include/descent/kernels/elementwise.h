@@ -30,8 +30,12 @@
 // picked at run time when the CPU has it (detail::vector_isa, as ATen's CPU
 // capability dispatch). Even a memory-bound loop gains from the wider vectors
 // (fewer instructions per cache line keep more loads in flight). The clone
-// uses no FMA (-ffp-contract=off and target "avx2" only), so both clones and
-// the scalar path give the same bits.
+// is compiled for AVX2 and FMA, but -ffp-contract=off keeps every a·b + c two
+// roundings, so both clones and the scalar path give the same bits. A rule
+// that wants fused multiply-adds says so with std::fma, and only in a form it
+// selects when cpu_has_fma() (MADGRAD's cube root): the AVX2 clone then runs
+// them on the FMA unit, the others through the C library's fmaf (which glibc
+// runs on the same unit, correctly rounded either way), so all paths still agree.
 #pragma once
 
 #include <descent/kernels/bit_cast.h>
@@ -47,6 +51,19 @@
 namespace descent::kernels {
 
 enum class Path { vector, scalar };
+
+// Whether this CPU has fused multiply-add in hardware (checked once). Rules
+// with an FMA form choose it at launch from this (see the top of this file).
+inline bool cpu_has_fma() {
+#if defined(__FMA__) || defined(__aarch64__)
+  return true;
+#elif defined(__GNUC__) && defined(__x86_64__)
+  static const bool yes = __builtin_cpu_supports("fma");
+  return yes;
+#else
+  return false;  // fmaf in software: slower than the rule's plain form
+#endif
+}
 
 inline constexpr int kMaxStates = 6;
 
@@ -188,19 +205,21 @@ void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t
 // rule again) keeps the baseline loop.
 template <class T> inline constexpr bool kAvx2CloneFor = !std::is_same_v<T, double>;
 namespace detail {
-// Whether the AVX2 clones may run here (checked once). DESCENT_ISA=baseline in
-// the environment keeps the baseline clone (the tests run both).
+// Whether the AVX2 clones may run here (checked once; every AVX2 CPU has FMA,
+// but some virtual machines hide it). DESCENT_ISA=baseline in the environment
+// keeps the baseline clone (the tests run both).
 inline bool use_avx2() {
   static const bool yes = [] {
     const char* isa = std::getenv("DESCENT_ISA");
-    return __builtin_cpu_supports("avx2") && !(isa != nullptr && std::string_view(isa) == "baseline");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           !(isa != nullptr && std::string_view(isa) == "baseline");
   }();
   return yes;
 }
 // `flatten` inlines the whole loop (rule, loads, stores) into this function,
 // so all of it is compiled for AVX2.
 template <ParamIO M, class Rule, class T>
-__attribute__((target("avx2"), flatten)) void run_io_avx2(const Rule& rule, const Span<T>& x, std::int64_t begin,
+__attribute__((target("avx2,fma"), flatten)) void run_io_avx2(const Rule& rule, const Span<T>& x, std::int64_t begin,
                                                           std::int64_t end) {
   run_io<M>(rule, x, begin, end, Path::vector);
 }
@@ -289,7 +308,7 @@ void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::
 #ifdef DESCENT_AVX2_CLONE
 namespace detail {
 template <ParamIO M, class Rule, class T>
-__attribute__((target("avx2"), flatten)) void run_reduce_io_avx2(const Rule& rule, const Span<T>& x,
+__attribute__((target("avx2,fma"), flatten)) void run_reduce_io_avx2(const Rule& rule, const Span<T>& x,
                                                                  std::int64_t begin, std::int64_t end, double* sums) {
   run_reduce_loop<M, false>(rule, x, begin, end, sums);
 }

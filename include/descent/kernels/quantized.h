@@ -411,7 +411,7 @@ namespace detail {
 // vgatherdps explicitly (dequantize_block_avx2). The quantize step's lookup
 // stays compiled: an explicit vpgatherdd was only ~15% faster there.
 template <ParamIO M, class Rule, class T>
-__attribute__((target("avx2"), flatten)) void run_quantized_io_avx2(const Rule& rule, const QuantSpan<T>& x,
+__attribute__((target("avx2,fma"), flatten)) void run_quantized_io_avx2(const Rule& rule, const QuantSpan<T>& x,
                                                                     std::int64_t b0, std::int64_t b1, double* sums) {
   run_quantized_io<M, true>(rule, x, b0, b1, Path::vector, sums);
 }
