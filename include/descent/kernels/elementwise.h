@@ -27,8 +27,9 @@
 //
 // Instruction sets: the library is built for the distribution's baseline
 // (x86-64: SSE2), and the vector path is compiled a second time for AVX2 and
-// picked at run time when the CPU has it (detail::vector_isa, as ATen's CPU
-// capability dispatch). Even a memory-bound loop gains from the wider vectors
+// picked at run time when the CPU has it (detail::use_avx2, as ATen's CPU
+// capability dispatch). bfloat16 parameters get only that clone: without AVX2
+// they take the scalar path (kBaselineVectorFor; a third less code to build). Even a memory-bound loop gains from the wider vectors
 // (fewer instructions per cache line keep more loads in flight). The clone
 // is compiled for AVX2 and FMA, but -ffp-contract=off keeps every a·b + c two
 // roundings, so both clones and the scalar path give the same bits. A rule
@@ -175,7 +176,9 @@ inline void apply_one(const Rule& rule, T* __restrict p, const T* __restrict g,
   apply_element<M, Checked, Rule>(p, s, master, seed, i, [&](auto& x, auto* st) { rule(x, load(g, i), st); });
 }
 
-template <ParamIO M, class Rule, class T>
+// Vector = false: the scalar loop only, whatever the path (the vector loop is
+// not even instantiated; see kBaselineVectorFor).
+template <ParamIO M, bool Vector, class Rule, class T>
 void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, Path path) {
   static_assert(Rule::kStates <= kMaxStates, "raise kMaxStates");
   const Rule r = rule;  // a local copy: its scalars stay in registers
@@ -185,15 +188,17 @@ void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t
   const std::uint32_t seed = x.seed;
   state_t<T>* s[kMaxStates > 0 ? kMaxStates : 1];
   for (int k = 0; k < kMaxStates; ++k) s[k] = x.s[k];
-  if (path == Path::scalar) {
+  if (!Vector || path == Path::scalar) {
     for (std::int64_t i = begin; i < end; ++i) {
       apply_one<M, true>(r, p, g, s, master, seed, i);
       asm volatile("" ::: "memory");  // keeps this loop scalar
     }
     return;
   }
+  if constexpr (Vector) {
 #pragma GCC ivdep
-  for (std::int64_t i = begin; i < end; ++i) apply_one<M, false>(r, p, g, s, master, seed, i);
+    for (std::int64_t i = begin; i < end; ++i) apply_one<M, false>(r, p, g, s, master, seed, i);
+  }
 }
 }  // namespace detail
 
@@ -204,6 +209,10 @@ void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t
 // (rare in training, and a clone costs build time: `flatten` compiles every
 // rule again) keeps the baseline loop.
 template <class T> inline constexpr bool kAvx2CloneFor = !std::is_same_v<T, double>;
+// Which storage types get a baseline (SSE2) vector loop besides: not bfloat16,
+// whose three parameter modes made a third of every rule's vector loops; a
+// CPU without AVX2 (none that trains in bfloat16) runs them on the scalar path.
+template <class T> inline constexpr bool kBaselineVectorFor = !std::is_same_v<T, bf16>;
 namespace detail {
 // Whether the AVX2 clones may run here (checked once; every AVX2 CPU has FMA,
 // but some virtual machines hide it). DESCENT_ISA=baseline in the environment
@@ -221,9 +230,11 @@ inline bool use_avx2() {
 template <ParamIO M, class Rule, class T>
 __attribute__((target("avx2,fma"), flatten)) void run_io_avx2(const Rule& rule, const Span<T>& x, std::int64_t begin,
                                                           std::int64_t end) {
-  run_io<M>(rule, x, begin, end, Path::vector);
+  run_io<M, true>(rule, x, begin, end, Path::vector);
 }
 }  // namespace detail
+#else
+template <class T> inline constexpr bool kBaselineVectorFor = true;  // the only vector loop
 #endif
 
 // Applies `rule` to elements [begin, end) of one tensor.
@@ -236,7 +247,7 @@ void run(const Rule& rule, Span<T> x, std::int64_t begin, std::int64_t end,
       if (path == Path::vector && detail::use_avx2())
         return detail::run_io_avx2<decltype(io)::value>(rule, x, begin, end);
 #endif
-    detail::run_io<decltype(io)::value>(rule, x, begin, end, path);
+    detail::run_io<decltype(io)::value, kBaselineVectorFor<T>>(rule, x, begin, end, path);
   });
 }
 
@@ -300,8 +311,9 @@ void run_reduce_loop(const Rule& rule, const Span<T>& x, std::int64_t begin, std
 template <ParamIO M, class Rule, class T>
 void run_reduce_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t end, double* sums,
                    Path path) {
-  if (path == Path::scalar) run_reduce_loop<M, true>(rule, x, begin, end, sums);
-  else run_reduce_loop<M, false>(rule, x, begin, end, sums);
+  if constexpr (kBaselineVectorFor<T>)
+    if (path == Path::vector) return run_reduce_loop<M, false>(rule, x, begin, end, sums);
+  run_reduce_loop<M, true>(rule, x, begin, end, sums);
 }
 }  // namespace detail
 

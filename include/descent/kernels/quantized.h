@@ -310,7 +310,8 @@ using quant_compute_t = std::conditional_t<detail::float32_math<Rule>::value, fl
 // sums do not depend on the path).
 namespace detail {
 // Gather: dequantize with dequantize_block_avx2 (only in the AVX2 clone).
-template <ParamIO M, bool Gather = false, class Rule, class T>
+// Vector = false: the scalar loops only (kBaselineVectorFor, elementwise.h).
+template <ParamIO M, bool Gather = false, bool Vector = true, class Rule, class T>
 void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std::int64_t b1, Path path,
                       double* sums) {
   using A = quant_compute_t<Rule, T>;
@@ -318,7 +319,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
   constexpr int K = detail::sums_of<Rule>::value;
   static_assert(n > 0 && n <= kMaxStates, "a quantized rule has 1..kMaxStates states");
   const Rule r = rule;
-  const bool scalar = path == Path::scalar;
+  const bool scalar = !Vector || path == Path::scalar;
   const T* const g = x.g;
   alignas(64) float buf[n][kMaxQuantBlock];
   for (std::int64_t b = b0; b < b1; ++b) {
@@ -399,7 +400,7 @@ void run_quantized_io(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, 
     // 3. and 4. the new absmax, then the codes (of the states the rule changed)
     for (int k = 0; k < n; ++k)
       if (x.codes[k] != nullptr && stores_state<Rule>(k))
-        x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, path);
+        x.absmax[k][b] = requantize_block(buf[k], len, *x.map[k], x.codes[k] + e0, scalar ? Path::scalar : path);
   }
 }
 }  // namespace detail
@@ -427,7 +428,7 @@ void run_quantized(const Rule& rule, const QuantSpan<T>& x, std::int64_t b0, std
     if constexpr (kAvx2CloneFor<T>)
       if (path == Path::vector && detail::use_avx2()) return detail::run_quantized_io_avx2<M>(rule, x, b0, b1, sums);
 #endif
-    detail::run_quantized_io<M>(rule, x, b0, b1, path, sums);
+    detail::run_quantized_io<M, false, kBaselineVectorFor<T>>(rule, x, b0, b1, path, sums);
   };
   if constexpr (std::is_same_v<T, bf16>) {
     if (x.master != nullptr) return go(std::integral_constant<ParamIO, ParamIO::master>{});
