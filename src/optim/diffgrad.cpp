@@ -21,7 +21,7 @@ void DiffGrad::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
   const auto& o = cast(options);
   const double b1 = o.betas()[0], b2 = o.betas()[1];
   const BiasCorrection bc = bias_correction(b1, b2, st.step);
-  auto fill = [&](auto& r) {
+  auto fill = [&](auto r) {
     r.l2 = o.weight_decay();
     r.beta1 = b1;
     r.beta2 = b2;
@@ -32,12 +32,14 @@ void DiffGrad::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
     r.neg_step_size = -(o.lr() * bc.bc2_sqrt / bc.bc1);
     launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
   };
-  if (o.weight_decay() != 0) {  // grad.add_(weight_decay, p) only when weight_decay != 0
-    kernels::DiffGradRule<true> r;
-    fill(r);
+  // grad.add_(weight_decay, p) only when weight_decay != 0; the exp's fused form where the CPU has FMA.
+  const bool fma = kernels::cpu_has_fma();
+  if (o.weight_decay() != 0) {
+    if (fma) fill(kernels::DiffGradRule<true, true>{});
+    else fill(kernels::DiffGradRule<true, false>{});
   } else {
-    kernels::DiffGradRule<false> r;
-    fill(r);
+    if (fma) fill(kernels::DiffGradRule<false, true>{});
+    else fill(kernels::DiffGradRule<false, false>{});
   }
 }
 

@@ -24,30 +24,37 @@ namespace {
 using descent::testing::sweep;
 namespace k = descent::kernels;
 
-TEST(AdamVariantsKernels, DiffGrad) {
-  k::DiffGradRule<false> r;
+// Fma: the exp's fused form (std::fma on every path, so still bit-identical).
+template <bool Fma>
+void diffgrad_rules() {
+  k::DiffGradRule<false, Fma> r;
   r.neg_step_size = -0.01;
   sweep(r, 0.0);
-  k::DiffGradRule<true> w;
+  k::DiffGradRule<true, Fma> w;
   w.neg_step_size = -0.01; w.l2 = 0.1; w.eps = 1e-3; w.beta1 = 0.8; w.one_minus_beta1 = 0.2;
   sweep(w, 0.0);
 }
 
+TEST(AdamVariantsKernels, DiffGrad) {
+  diffgrad_rules<false>();
+  diffgrad_rules<true>();
+}
+
 // diffGrad's vectorisable exp: within 1 ulp of the C library's over its range,
 // exact at 0, NaN propagates.
-template <class A>
+template <class A, bool Fma = false>
 void check_exp(double lo) {
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(lo, 0.0);
   for (int i = 0; i < 200000; ++i) {
     const A x = static_cast<A>(u(rng));
-    const A want = std::exp(x), got = k::diffgrad_exp(x);
+    const A want = std::exp(x), got = k::diffgrad_exp<Fma>(x);
     const A ulp = std::nextafter(want, A(1)) - want;
     ASSERT_LE(std::abs(got - want), ulp) << "x = " << x;
   }
-  EXPECT_EQ(k::diffgrad_exp(A(0)), A(1));
-  EXPECT_EQ(k::diffgrad_exp(-A(0)), A(1));
-  EXPECT_TRUE(std::isnan(k::diffgrad_exp(std::numeric_limits<A>::quiet_NaN())));
+  EXPECT_EQ(k::diffgrad_exp<Fma>(A(0)), A(1));
+  EXPECT_EQ(k::diffgrad_exp<Fma>(-A(0)), A(1));
+  EXPECT_TRUE(std::isnan(k::diffgrad_exp<Fma>(std::numeric_limits<A>::quiet_NaN())));
 }
 
 TEST(AdamVariantsKernels, DiffGradExpWithinOneUlp) {
@@ -55,6 +62,8 @@ TEST(AdamVariantsKernels, DiffGradExpWithinOneUlp) {
   check_exp<double>(-1);
   check_exp<float>(-30);
   check_exp<float>(-1);
+  check_exp<float, true>(-30);
+  check_exp<float, true>(-1);
 }
 
 template <bool Ams, k::AdaBeliefStep Kind>

@@ -17,6 +17,10 @@
 // compute-bound; diffgrad_exp below is a vectorisable exp for the argument range
 // ξ needs, within 1 ulp of the C library's (as PyTorch's own vectorised exp,
 // Sleef's u10, is within 1 ulp). |Δg| is capped where ξ is exactly 1 anyway.
+// Fma (float only; chosen where kernels::cpu_has_fma(), as MADGRAD's cube
+// root, see kernels/elementwise.h): the reduction and the Horner steps as
+// fused multiply-adds, a shorter dependency chain (~20% faster from cache),
+// also within 1 ulp; 10% of results differ from the plain form in the last bit.
 #pragma once
 
 #include <descent/kernels/bit_cast.h>
@@ -25,6 +29,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 namespace descent::kernels {
 
@@ -56,24 +61,33 @@ template <> struct DiffGradExp<float> {
 
 // exp(x) for x in [−kCap, 0] (NaN propagates): x = n·ln2 + r, |r| ≤ ln2/2, e^r by
 // its Taylor polynomial (Horner), 2^n written into the exponent bits.
-template <class A> inline A diffgrad_exp(A x) {
+template <bool Fma = false, class A> inline A diffgrad_exp(A x) {
   using E = detail::DiffGradExp<A>;
   using U = typename E::U;
+  constexpr bool kFused = Fma && std::is_same_v<A, float>;
   const A t = x * A(E::kLog2e) + A(E::kRound);  // n in the low mantissa bits of t
   const A n = t - A(E::kRound);
-  const A r = (x - n * A(E::kLn2Hi)) - n * A(E::kLn2Lo);
+  A r;
+  if constexpr (kFused) r = std::fma(-n, A(E::kLn2Lo), std::fma(-n, A(E::kLn2Hi), x));
+  else r = (x - n * A(E::kLn2Hi)) - n * A(E::kLn2Lo);
   constexpr double inv_factorial[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
                                         1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800,
                                         1.0 / 479001600, 1.0 / 6227020800.0};
   A poly = A(inv_factorial[E::kDegree]);
-  for (int k = E::kDegree - 1; k >= 0; --k) poly = poly * r + A(inv_factorial[k]);
+  // Fully unrolled: GCC does not unroll it by itself once the steps are fma
+  // calls, and a loop left inside the element loop stops vectorisation.
+#pragma GCC unroll 16
+  for (int k = E::kDegree - 1; k >= 0; --k) {
+    if constexpr (kFused) poly = std::fma(poly, r, A(inv_factorial[k]));
+    else poly = poly * r + A(inv_factorial[k]);
+  }
   const U scale_bits = (bit_cast<U>(t) << E::kMantissa) + E::kOne;  // 2^n
   return poly * bit_cast<A>(scale_bits);
 }
 
 // L2: weight_decay ≠ 0 (a template parameter: a run-time select on it keeps
 // GCC from vectorising this loop).
-template <bool L2>
+template <bool L2, bool Fma = false>
 struct DiffGradRule {
   static constexpr int kStates = 3;  // exp_avg, exp_avg_sq, previous_grad
   double l2 = 0;
@@ -90,7 +104,7 @@ struct DiffGradRule {
     const A denom = std::sqrt(v) + A(eps);
     A diff = std::abs(prev - g);
     diff = diff > A(detail::DiffGradExp<A>::kCap) ? A(detail::DiffGradExp<A>::kCap) : diff;  // NaN stays NaN
-    const A dfc = A(1) / (A(1) + diffgrad_exp(-diff));
+    const A dfc = A(1) / (A(1) + diffgrad_exp<Fma>(-diff));
     prev = g;
     p = p + A(neg_step_size) * (m * dfc) / denom;
   }
