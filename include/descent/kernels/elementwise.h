@@ -28,13 +28,13 @@
 // Instruction sets: the library is built for the distribution's baseline
 // (x86-64: SSE2), and the vector path is compiled a second time for AVX2 and
 // picked at run time when the CPU has it (detail::use_avx2, as ATen's CPU
-// capability dispatch). bfloat16 parameters get only that clone: without AVX2
-// they take the scalar path (kBaselineVectorFor; a third less code to build). Even a memory-bound loop gains from the wider vectors
-// (fewer instructions per cache line keep more loads in flight). The clone
+// capability dispatch); bfloat16 parameters get only that clone (without AVX2
+// they take the scalar path: kBaselineVectorFor). Even a memory-bound loop
+// gains from wider vectors (fewer instructions per line, more loads in flight). The clone
 // is compiled for AVX2 and FMA, but -ffp-contract=off keeps every a·b + c two
 // roundings, so both clones and the scalar path give the same bits. A rule
 // that wants fused multiply-adds says so with std::fma, and only in a form it
-// selects when cpu_has_fma() (MADGRAD's cube root): the AVX2 clone then runs
+// selects when cpu_has_fma() (MADGRAD's cube root, diffGrad's exp): the AVX2 clone runs
 // them on the FMA unit, the others through the C library's fmaf (which glibc
 // runs on the same unit, correctly rounded either way), so all paths still agree.
 #pragma once
@@ -210,8 +210,8 @@ void run_io(const Rule& rule, const Span<T>& x, std::int64_t begin, std::int64_t
 // rule again) keeps the baseline loop.
 template <class T> inline constexpr bool kAvx2CloneFor = !std::is_same_v<T, double>;
 // Which storage types get a baseline (SSE2) vector loop besides: not bfloat16,
-// whose three parameter modes made a third of every rule's vector loops; a
-// CPU without AVX2 (none that trains in bfloat16) runs them on the scalar path.
+// whose three parameter modes (and 8-bit state) made ~30% of each optimizer's
+// code; a CPU without AVX2 (none trains in bfloat16) takes the scalar path.
 template <class T> inline constexpr bool kBaselineVectorFor = !std::is_same_v<T, bf16>;
 namespace detail {
 // Whether the AVX2 clones may run here (checked once; every AVX2 CPU has FMA,
