@@ -33,14 +33,11 @@ void DiffGrad::update_param(const torch::Tensor& p, const torch::Tensor& g, Para
     launch(r, p, g, st.buffer(0), st.buffer(1), st.buffer(2));
   };
   // grad.add_(weight_decay, p) only when weight_decay != 0; the exp's fused form where the CPU has FMA.
-  const bool fma = kernels::cpu_has_fma();
-  if (o.weight_decay() != 0) {
-    if (fma) fill(kernels::DiffGradRule<true, true>{});
-    else fill(kernels::DiffGradRule<true, false>{});
-  } else {
-    if (fma) fill(kernels::DiffGradRule<false, true>{});
-    else fill(kernels::DiffGradRule<false, false>{});
-  }
+  kernels::with_fma([&](auto fma) {
+    constexpr bool F = decltype(fma)::value;
+    if (o.weight_decay() != 0) fill(kernels::DiffGradRule<true, F>{});
+    else fill(kernels::DiffGradRule<false, F>{});
+  });
 }
 
 }  // namespace descent

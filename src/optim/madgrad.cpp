@@ -52,8 +52,7 @@ void MADGRAD::update_param(const torch::Tensor& p, const torch::Tensor& g, Param
   auto by_isa = [&](auto m, auto dtag) {
     constexpr bool M = decltype(m)::value;
     constexpr Decay D = decltype(dtag)::value;
-    if (kernels::cpu_has_fma()) run(MadgradRule<M, D, true>{});
-    else run(MadgradRule<M, D, false>{});
+    kernels::with_fma([&](auto fma) { run(MadgradRule<M, D, decltype(fma)::value>{}); });
   };
   auto by_decay = [&](auto m) {
     switch (decay) {

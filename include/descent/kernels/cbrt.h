@@ -37,6 +37,7 @@
 #pragma once
 
 #include <descent/kernels/bit_cast.h>
+#include <descent/kernels/fma.h>
 
 #include <cmath>
 #include <cstdint>
@@ -45,19 +46,14 @@
 namespace descent::kernels {
 
 namespace detail {
-// a·b + c, fused (one rounding) or not.
-template <bool Fma, class A> inline A mul_add(A a, A b, A c) {
-  if constexpr (Fma) return std::fma(a, b, c);
-  else return a * b + c;
-}
 // (1 − e)^(−2/3) − 1 to degree 7 (Estrin's scheme: a shorter dependency chain than Horner).
 template <bool Fma, class A> inline A cbrt_series7(A e) {
   const A e2 = e * e, e4 = e2 * e2;
   const A c1 = A(2.0 / 3), c2 = A(5.0 / 9), c3 = A(40.0 / 81), c4 = A(110.0 / 243), c5 = A(308.0 / 729),
           c6 = A(2618.0 / 6561), c7 = A(7480.0 / 19683);
   if constexpr (Fma) {
-    const auto f = [](A a, A b, A c) { return std::fma(a, b, c); };
-    return f(e4, f(e2, f(e, c7, c6), f(e, c5, c4)), f(e2, f(e, c3, c2), c1 * e));
+    return mul_add<true>(e4, mul_add<true>(e2, mul_add<true>(e, c7, c6), mul_add<true>(e, c5, c4)),
+                         mul_add<true>(e2, mul_add<true>(e, c3, c2), c1 * e));
   } else {
     return c1 * e + (e2 * (c2 + e * c3) + e4 * ((c4 + e * c5) + e2 * (c6 + e * c7)));
   }
@@ -78,14 +74,14 @@ template <bool Fma = false> inline float pow_one_third(float x_in) {
   const std::int32_t guess = 0x54A2FA8C - static_cast<std::int32_t>(uf * (1.0f / 3.0f));
   const float r = bit_cast<float>(guess & ~0xFFFF);  // 8 significant bits
   const float r2 = r * r;
-  const float e = detail::mul_add<Fma>(-x, r2 * r, 1.0f);  // r³ is exact
+  const float e = mul_add<Fma>(-x, r2 * r, 1.0f);  // r³ is exact
   const float q = detail::cbrt_series7<Fma>(e);
   // x^(float(1/3) − 1/3) − 1 = δ·ln 2·(u·2^−23 − 127), less the 2^24 pre-scale for tiny x.
   constexpr float kDeltaLn2 = 9.934107462565104e-09f * 0.6931471805599453f;
-  const float k = detail::mul_add<Fma>(uf, kDeltaLn2 * 0x1p-23f, tiny ? -151.0f * kDeltaLn2 : -127.0f * kDeltaLn2);
+  const float k = mul_add<Fma>(uf, kDeltaLn2 * 0x1p-23f, tiny ? -151.0f * kDeltaLn2 : -127.0f * kDeltaLn2);
   const float y0 = x * r2;
   const float t = Fma ? std::fma(q, k, q + k) : q + (k + q * k);
-  float y = detail::mul_add<Fma>(y0, t, y0);
+  float y = mul_add<Fma>(y0, t, y0);
   y = y * (tiny ? 0x1p-8f : 1.0f);
   y = x_in == std::numeric_limits<float>::infinity() ? x_in : y;
   return x_in >= 0.0f ? y : std::numeric_limits<float>::quiet_NaN();

@@ -25,6 +25,7 @@
 
 #include <descent/kernels/bit_cast.h>
 #include <descent/kernels/elementwise.h>
+#include <descent/kernels/fma.h>
 #include <descent/kernels/moments.h>
 
 #include <cmath>
@@ -67,9 +68,8 @@ template <bool Fma = false, class A> inline A diffgrad_exp(A x) {
   constexpr bool kFused = Fma && std::is_same_v<A, float>;
   const A t = x * A(E::kLog2e) + A(E::kRound);  // n in the low mantissa bits of t
   const A n = t - A(E::kRound);
-  A r;
-  if constexpr (kFused) r = std::fma(-n, A(E::kLn2Lo), std::fma(-n, A(E::kLn2Hi), x));
-  else r = (x - n * A(E::kLn2Hi)) - n * A(E::kLn2Lo);
+  // (x − n·ln2_hi) − n·ln2_lo; unfused, mul_add(−n, c, x) is exactly x − n·c.
+  const A r = mul_add<kFused>(-n, A(E::kLn2Lo), mul_add<kFused>(-n, A(E::kLn2Hi), x));
   constexpr double inv_factorial[14] = {1.0, 1.0, 1.0 / 2, 1.0 / 6, 1.0 / 24, 1.0 / 120, 1.0 / 720, 1.0 / 5040,
                                         1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800,
                                         1.0 / 479001600, 1.0 / 6227020800.0};
@@ -77,10 +77,7 @@ template <bool Fma = false, class A> inline A diffgrad_exp(A x) {
   // Fully unrolled: GCC does not unroll it by itself once the steps are fma
   // calls, and a loop left inside the element loop stops vectorisation.
 #pragma GCC unroll 16
-  for (int k = E::kDegree - 1; k >= 0; --k) {
-    if constexpr (kFused) poly = std::fma(poly, r, A(inv_factorial[k]));
-    else poly = poly * r + A(inv_factorial[k]);
-  }
+  for (int k = E::kDegree - 1; k >= 0; --k) poly = mul_add<kFused>(poly, r, A(inv_factorial[k]));
   const U scale_bits = (bit_cast<U>(t) << E::kMantissa) + E::kOne;  // 2^n
   return poly * bit_cast<A>(scale_bits);
 }

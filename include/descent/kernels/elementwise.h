@@ -33,13 +33,14 @@
 // gains from wider vectors (fewer instructions per line, more loads in flight). The clone
 // is compiled for AVX2 and FMA, but -ffp-contract=off keeps every a·b + c two
 // roundings, so both clones and the scalar path give the same bits. A rule
-// that wants fused multiply-adds says so with std::fma, and only in a form it
-// selects when cpu_has_fma() (MADGRAD's cube root, diffGrad's exp): the AVX2 clone runs
-// them on the FMA unit, the others through the C library's fmaf (which glibc
-// runs on the same unit, correctly rounded either way), so all paths still agree.
+// that wants fused multiply-adds has a form for CPUs with FMA, picked at
+// launch (kernels/fma.h: MADGRAD's cube root, diffGrad's exp), in which the
+// AVX2 clone runs them on the FMA unit and the other paths call fmaf: all
+// paths still agree.
 #pragma once
 
 #include <descent/kernels/bit_cast.h>
+#include <descent/kernels/fma.h>
 #include <descent/kernels/scalar_types.h>
 #include <descent/kernels/stochastic_rounding.h>
 
@@ -52,19 +53,6 @@
 namespace descent::kernels {
 
 enum class Path { vector, scalar };
-
-// Whether this CPU has fused multiply-add in hardware (checked once). Rules
-// with an FMA form choose it at launch from this (see the top of this file).
-inline bool cpu_has_fma() {
-#if defined(__FMA__) || defined(__aarch64__)
-  return true;
-#elif defined(__GNUC__) && defined(__x86_64__)
-  static const bool yes = __builtin_cpu_supports("fma");
-  return yes;
-#else
-  return false;  // fmaf in software: slower than the rule's plain form
-#endif
-}
 
 inline constexpr int kMaxStates = 6;
 
