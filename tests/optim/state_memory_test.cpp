@@ -133,8 +133,11 @@ TEST(StateMemory, OptimizerStateUsesItAndSurvivesACheckpoint) {
     opt->step();
     const auto* st = opt->state_of(params[0]);
     ASSERT_NE(st, nullptr);
-    for (const auto& b : st->buffers)
-      if (b.defined() && b.nbytes() >= kHugePageBytes) EXPECT_TRUE(huge_page_aligned(b)) << name;
+    for (const auto& b : st->buffers) {
+      if (b.defined() && b.nbytes() >= kHugePageBytes) {
+        EXPECT_TRUE(huge_page_aligned(b)) << name;
+      }
+    }
     // Save, load into a twin, and both go on identically.
     auto twin_params = clones(params);
     auto twin = make(name, twin_params, options);
@@ -147,7 +150,9 @@ TEST(StateMemory, OptimizerStateUsesItAndSurvivesACheckpoint) {
     for (std::size_t b = 0; b < st->buffers.size(); ++b) {
       if (!st->buffers[b].defined()) continue;
       EXPECT_TRUE(bit_equal(st->buffers[b], tst->buffers[b])) << name << " buffer " << b;
-      if (tst->buffers[b].nbytes() >= kHugePageBytes) EXPECT_TRUE(huge_page_aligned(tst->buffers[b]));
+      if (tst->buffers[b].nbytes() >= kHugePageBytes) {
+        EXPECT_TRUE(huge_page_aligned(tst->buffers[b]));
+      }
     }
     for (int k = 1; k < 3; ++k) {
       set_grads(params, grads[k]);
