@@ -44,6 +44,7 @@ class AdaBound : public OptimizerImpl<AdaBoundOptions> {
   explicit AdaBound(std::vector<torch::Tensor> params, AdaBoundOptions defaults = AdaBoundOptions());
 
  protected:
+  bool batches_launches() const override { return true; }  // update_param ends in launch()
   const StateLayout& layout() const override;
   std::vector<std::string> group_scalar_names() const override { return {"base_lr"}; }
   std::vector<double> initial_group_scalars(const torch::optim::OptimizerOptions&) const override;

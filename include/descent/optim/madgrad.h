@@ -37,6 +37,7 @@ class MADGRAD : public OptimizerImpl<MADGRADOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool batches_launches() const override { return true; }  // update_param ends in launch()
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,

@@ -104,6 +104,7 @@ class ScheduleFreeBase : public OptimizerImpl<Opts> {
     return {-1.0, 0.0, 0.0};
   }
   bool supports_bf16_modes() const override { return false; }  // train()/eval() and the y/x interpolation write p with ATen
+  bool batches_launches() const override { return true; }  // update_param ends in launch()
   void update() override;
   void update_group(std::size_t group_index) override;
   void save_extra(torch::serialize::OutputArchive& archive) const override;

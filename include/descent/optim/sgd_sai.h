@@ -31,6 +31,7 @@ class SGDSaI : public OptimizerImpl<SGDSaIOptions> {
   using OptimizerImpl::OptimizerImpl;
 
  protected:
+  bool batches_launches() const override { return true; }  // update_param ends in launch()
   const StateLayout& layout() const override;
   void init_state(ParamState&, const torch::Tensor&, const torch::optim::OptimizerOptions&) const override {}
   void update_param(const torch::Tensor& p, const torch::Tensor& g, ParamState& st,
