@@ -31,6 +31,10 @@ namespace detail {
 
 LaunchBatch* current_batch() { return t_batch; }
 
+void flush_current_batch() {
+  if (t_batch != nullptr) t_batch->flush();
+}
+
 BatchScope::BatchScope(LaunchBatch* b) : batch_(b), saved_(t_batch) {
   t_batch = launch_batching() ? b : nullptr;
 }

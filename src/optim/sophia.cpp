@@ -101,7 +101,12 @@ void SophiaImpl<Opts>::update() {
   }
   OptimizerImpl<Opts>::update();
   ++steps_;
-  if (estimator_ && !this->param_groups_.empty() && steps_ % this->options(0).hess_interval() == 0) run_estimator();
+  if (estimator_ && !this->param_groups_.empty() && steps_ % this->options(0).hess_interval() == 0) {
+    // The estimator reads the stepped parameters and rewrites the Hessian
+    // buffers the queued launches read: finish those launches first.
+    detail::flush_current_batch();
+    run_estimator();
+  }
 }
 
 template <class Opts>

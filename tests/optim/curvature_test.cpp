@@ -4,6 +4,7 @@
 // Sophia driven by estimates, closures and estimators.
 #include <descent/curvature.h>
 #include <descent/optim/adahessian.h>
+#include <descent/optim/launch_batch.h>
 #include <descent/optim/mfac.h>
 #include <descent/optim/muon.h>
 #include <descent/optim/sophia.h>
@@ -304,6 +305,37 @@ TEST(SophiaOptim, GnbEstimatorRefreshesAfterEveryKthStep) {
   EXPECT_EQ(h_sums[4], h_sums[2]);
   EXPECT_NE(h_sums[5], h_sums[4]);
   EXPECT_EQ(h_sums[6], h_sums[5]);
+}
+
+// Sophia batches its launches (the multi-tensor scheduler); its estimator,
+// run inside step() after every hess_interval-th step, must see the stepped
+// parameters and must not rewrite the Hessian under launches still queued.
+// An estimator that reads the parameters: batched and one by one agree bit
+// for bit, and differ from an estimate taken before the step.
+TEST(SophiaOptim, EstimatorInsideStepSeesTheBatchedUpdate) {
+  struct BatchingGuard {
+    ~BatchingGuard() { descent::set_launch_batching(true); }
+  } guard;
+  const auto init = random_params({{5, 3}, {7}, {}}, at::kFloat, 41);
+  const auto grads = random_grads(init, 4, 42);
+  std::vector<std::vector<at::Tensor>> runs;
+  for (bool batching : {false, true}) {
+    descent::set_launch_batching(batching);
+    auto p = clones(init);
+    descent::SophiaG opt(p, descent::SophiaGOptions(0.05).hess_interval(1).bs(4));
+    opt.set_estimator([](const std::vector<torch::Tensor>& params, const std::vector<torch::Tensor>& out) {
+      for (std::size_t i = 0; i < params.size(); ++i) out[i].copy_(params[i].detach() * params[i].detach() + 0.5);
+    });
+    for (const auto& g : grads) {
+      set_grads(p, g);
+      opt.step();
+    }
+    std::vector<at::Tensor> snap = clones(p);
+    for (const auto& q : p) snap.push_back(opt.state_of(q)->buffer(1).clone());
+    runs.push_back(snap);
+  }
+  for (std::size_t i = 0; i < runs[0].size(); ++i) EXPECT_TRUE(bit_equal(runs[0][i], runs[1][i])) << "tensor " << i;
+  EXPECT_FALSE(bit_equal(runs[1][0], init[0]));
 }
 
 TEST(SophiaOptim, UpdateHessianIsTheReferenceEma) {

@@ -89,6 +89,10 @@ class LaunchBatch {
 
 // The batch of the optimizer stepping on this thread, if it batches; else null.
 LaunchBatch* current_batch();
+// Runs the launches queued so far in this step, now: for an optimizer that
+// reads or writes, within update(), what those launches touch (Sophia's
+// Hessian estimator, after the step). Nothing to do when not batching.
+void flush_current_batch();
 
 // RAII: makes `b` the current batch for a step (when batching is on); on
 // scope exit runs what is still queued and restores the previous batch.

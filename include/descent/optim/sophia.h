@@ -82,6 +82,9 @@ class SophiaImpl : public OptimizerImpl<Opts>, public UsesHessianDiagonal {
   void set_estimator(HessianEstimator estimator) override { estimator_ = std::move(estimator); }
 
  protected:
+  // update_param ends in launch(); update() flushes the queued launches
+  // before its estimator reads the stepped parameters.
+  bool batches_launches() const override { return true; }
   const StateLayout& layout() const override;
   void init_state(ParamState& st, const torch::Tensor& p, const torch::optim::OptimizerOptions& o) const override;
   void update() override;
