@@ -455,11 +455,6 @@ TEST_P(Behaviour, ZeroGradClearsEveryGradient) {
 
 // ---- threads ---------------------------------------------------------------------------------------
 
-struct ThreadsGuard {
-  int saved = at::get_num_threads();
-  ~ThreadsGuard() { at::set_num_threads(saved); }
-};
-
 TEST_P(Behaviour, TwoThreadsGiveBitIdenticalResultsToOne) {
   const std::string name = GetParam();
   ThreadsGuard guard;
@@ -494,10 +489,6 @@ TEST_P(Behaviour, TwoThreadsGiveBitIdenticalResultsToOne) {
 
 
 // ---- the multi-tensor scheduler (optim/launch_batch.h) ----------------------------------------------
-
-struct BatchingGuard {
-  ~BatchingGuard() { descent::set_launch_batching(true); }
-};
 
 // Many tensors of mixed sizes (0-d, tiny, one above the parallel threshold, a
 // transposed view, one that loses its gradient on the second step): queued and

@@ -23,6 +23,7 @@
 namespace {
 
 using dtest::bit_equal;
+using dtest::ThreadsGuard;
 using dtest::flag;
 using dtest::num;
 using dtest::text;
@@ -165,11 +166,6 @@ TEST(Factored, ChunkedTensorsMatchTheReferenceMath) {
     }
   }
 }
-
-struct ThreadsGuard {
-  int saved = at::get_num_threads();
-  ~ThreadsGuard() { at::set_num_threads(saved); }
-};
 
 TEST(Factored, TwoThreadsGiveBitIdenticalResultsToOne) {
   ThreadsGuard guard;

@@ -20,6 +20,7 @@
 namespace {
 
 using dtest::bit_equal;
+using dtest::ThreadsGuard;
 using dtest::list;
 using dtest::num;
 using dtest::text;
@@ -38,11 +39,6 @@ torch::Tensor randn(at::IntArrayRef shape, std::uint64_t seed, at::ScalarType t,
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   return (at::randn(shape, gen, at::TensorOptions().dtype(at::kDouble)) * scale).to(t);
 }
-
-struct ThreadsGuard {
-  int saved = at::get_num_threads();
-  ~ThreadsGuard() { at::set_num_threads(saved); }
-};
 
 // Runs 3 steps on a large matrix and a vector; returns the parameters.
 std::vector<torch::Tensor> run(const std::string& name, const OptionMap& opts, at::ScalarType t,

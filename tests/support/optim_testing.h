@@ -5,11 +5,13 @@
 #pragma once
 
 #include <descent/optim/hessian.h>
+#include <descent/optim/launch_batch.h>
 #include <descent/optim/optimizer.h>
 #include <descent/registry.h>
 
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/optim/optimizer.h>
@@ -245,6 +247,17 @@ inline std::pair<std::string, OptionMap> stateful_variant(const std::string& nam
 }
 
 // ---- tensors -------------------------------------------------------------------------
+
+// Restores LibTorch's intra-op thread count when a test ends.
+struct ThreadsGuard {
+  int saved = at::get_num_threads();
+  ~ThreadsGuard() { at::set_num_threads(saved); }
+};
+
+// Switches the multi-tensor scheduler back on (the default) when a test ends.
+struct BatchingGuard {
+  ~BatchingGuard() { descent::set_launch_batching(true); }
+};
 
 inline std::vector<torch::Tensor> clones(const std::vector<torch::Tensor>& ts) {
   std::vector<torch::Tensor> out;
